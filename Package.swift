@@ -1,0 +1,122 @@
+// swift-tools-version:6.0
+import Foundation
+import PackageDescription
+
+/// Ferry: a peer-to-peer QUIC endpoint library and daemon.
+///
+/// Layering (see docs/architecture.md): C system libraries → FerryWire (codecs) / FerryCrypto (TLS, AEAD,
+/// identity) → FerryTransport (sans-IO QUIC) → Ferry (SwiftNIO runtime, async API) → executables.
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+var targets: [Target] = [
+    // MARK: C libraries
+    .systemLibrary(
+        name: "COpenSSL",
+        pkgConfig: "openssl",
+        providers: [.apt(["libssl-dev"])]
+    ),
+    .systemLibrary(
+        name: "CSodium",
+        pkgConfig: "libsodium",
+        providers: [.apt(["libsodium-dev"])]
+    ),
+    .target(
+        name: "CFerryShim",
+        dependencies: ["COpenSSL"],
+        linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
+    ),
+
+    // MARK: Libraries
+    .target(name: "FerryWire", swiftSettings: swiftSettings),
+    .target(
+        name: "FerryCrypto",
+        dependencies: ["FerryWire", "COpenSSL", "CSodium", "CFerryShim"],
+        swiftSettings: swiftSettings
+    ),
+    .target(
+        name: "FerryTransport",
+        dependencies: ["FerryWire", "FerryCrypto"],
+        swiftSettings: swiftSettings
+    ),
+    .target(
+        name: "FerryTestSupport",
+        dependencies: ["FerryWire", "FerryCrypto", "FerryTransport"],
+        swiftSettings: swiftSettings
+    ),
+    .target(
+        name: "Ferry",
+        dependencies: [
+            "FerryWire", "FerryCrypto", "FerryTransport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+
+    // MARK: Executables (thin: parse arguments, call a library)
+    .executableTarget(
+        name: "FerryCLI",
+        dependencies: [
+            "FerryCrypto",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+        name: "FerryBench",
+        dependencies: [
+            "Ferry", "FerryCrypto",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+]
+
+/// Test targets. `FERRY_TEST_TARGETS=FerryWireTests,FerryCryptoTests swift test` builds only the named ones,
+/// which keeps a focused edit-test loop from compiling every other test module.
+let testTargets: [Target] = [
+    .testTarget(name: "FerryWireTests", dependencies: ["FerryWire"], swiftSettings: swiftSettings),
+    .testTarget(
+        name: "FerryCryptoTests",
+        dependencies: ["FerryCrypto", "FerryWire"],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
+        name: "FerryTransportTests",
+        dependencies: ["FerryTransport", "FerryTestSupport", "FerryCrypto", "FerryWire"],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
+        name: "FerryTests",
+        dependencies: ["Ferry", "FerryCrypto", "FerryTransport"],
+        swiftSettings: swiftSettings
+    ),
+]
+
+let selectedTests = ProcessInfo.processInfo.environment["FERRY_TEST_TARGETS"]
+    .map { Set($0.split(separator: ",").map(String.init)) }
+targets += testTargets.filter { selectedTests?.contains($0.name) ?? true }
+
+let package = Package(
+    name: "Ferry",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Ferry", targets: ["Ferry"]),
+        .library(name: "FerryTransport", targets: ["FerryTransport"]),
+        .library(name: "FerryCrypto", targets: ["FerryCrypto"]),
+        .library(name: "FerryWire", targets: ["FerryWire"]),
+        .executable(name: "ferry", targets: ["FerryCLI"]),
+        .executable(name: "ferry-bench", targets: ["FerryBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: targets
+)
