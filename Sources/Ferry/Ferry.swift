@@ -1,0 +1,1 @@
+/// Ferry: the SwiftNIO runtime and async API.

@@ -1,0 +1,1 @@
+print("ferry-bench: not yet implemented")

@@ -1,0 +1,1 @@
+/// FerryTestSupport: a deterministic simulated network for the sans-IO transport.

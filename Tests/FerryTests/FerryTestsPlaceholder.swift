@@ -1,0 +1,5 @@
+import XCTest
+
+final class FerryTestsPlaceholder: XCTestCase {
+    func testModuleBuilds() {}
+}

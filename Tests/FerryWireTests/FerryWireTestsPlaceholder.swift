@@ -1,0 +1,5 @@
+import XCTest
+
+final class FerryWireTestsPlaceholder: XCTestCase {
+    func testModuleBuilds() {}
+}
