@@ -1,3 +1,5 @@
+@_exported import FerryWire
+
 /// The small protocols the sans-IO transport uses for cryptography.
 ///
 /// FerryTransport only sees these types, so tests can substitute a null cipher or a scripted handshake, and the
@@ -17,12 +19,6 @@ public enum CipherSuite: UInt16, Sendable, CaseIterable {
     case aes128GCMSHA256 = 0x1301
     case aes256GCMSHA384 = 0x1302
     case chacha20Poly1305SHA256 = 0x1303
-}
-
-/// Which end of a connection this is.
-public enum Side: Sendable, Hashable {
-    case client
-    case server
 }
 
 /// The five bytes of a header-protection mask (RFC 9001 §5.4.1): one for the first byte, four for the packet
