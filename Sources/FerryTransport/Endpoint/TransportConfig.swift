@@ -1,0 +1,56 @@
+/// Local transport limits and behaviour for every connection of an endpoint.
+///
+/// The limits are advertised to the peer as transport parameters (RFC 9000 §18.2); the rest shapes how this side
+/// sends. Defaults favour bulk throughput on a LAN/WAN while staying within RFC 9000's recommendations.
+public struct TransportConfig: Sendable {
+    /// How long a connection may stay silent before it is closed (RFC 9000 §10.1). The effective value is the
+    /// minimum of both sides' non-zero values. `.zero` disables the local idle timeout.
+    public var maxIdleTimeout: Duration = .seconds(30)
+    /// The connection-level flow-control window advertised in `initial_max_data` (RFC 9000 §4.1).
+    public var initialMaxData: UInt64 = 16 << 20
+    /// The per-stream window advertised for bidi-local, bidi-remote and uni streams (RFC 9000 §4.1).
+    public var initialMaxStreamData: UInt64 = 4 << 20
+    /// Cap for auto-tuning the connection window.
+    public var maxConnectionWindow: UInt64 = 64 << 20
+    /// Cap for auto-tuning a stream window.
+    public var maxStreamWindow: UInt64 = 16 << 20
+    /// How many bidirectional streams the peer may have open at once (`initial_max_streams_bidi`, RFC 9000 §4.6).
+    public var maxConcurrentBidirectionalStreams: UInt64 = 1024
+    /// How many unidirectional streams the peer may have open at once (`initial_max_streams_uni`).
+    public var maxConcurrentUnidirectionalStreams: UInt64 = 100
+    /// The UDP payload size used once the handshake is done; datagrams carrying Initial packets are padded to at
+    /// least 1200 bytes and no larger datagrams are sent before the handshake completes (RFC 9000 §14.1).
+    public var maxUDPPayloadSize: Int = 1452
+    /// The largest DATAGRAM frame accepted (RFC 9221 §3); nil disables unreliable datagrams.
+    public var maxDatagramFrameSize: Int? = 65535
+    /// The exponent applied to ACK Delay values this side sends (RFC 9000 §18.2).
+    public var ackDelayExponent: UInt8 = 3
+    /// The longest this side delays an acknowledgement (RFC 9000 §13.2.1).
+    public var maxAckDelay: Duration = .milliseconds(25)
+    /// How many connection IDs this side is willing to store from the peer (RFC 9000 §5.1.1).
+    public var activeConnectionIDLimit: UInt64 = 4
+    /// When set, an ack-eliciting PING is sent after this much send inactivity, keeping the connection and NAT
+    /// bindings alive (RFC 9000 §10.1.2).
+    public var keepAliveInterval: Duration? = nil
+    /// Bytes a stream buffers before `write` accepts nothing more.
+    public var streamSendBufferLimit: Int = 1 << 20
+    /// Which congestion controller new connections use (RFC 9002 §7, RFC 9438).
+    public var congestionControl: CongestionControlAlgorithm = .cubic
+    /// How many received datagrams are buffered for the application before new ones are dropped (RFC 9221 §5).
+    public var datagramReceiveQueueLimit: Int = 256
+    /// How many outgoing datagrams may wait to be sent before `sendDatagram` reports `.queueFull`.
+    public var datagramSendQueueLimit: Int = 256
+
+    /// Creates a configuration with every default.
+    public init() {}
+}
+
+/// The congestion controller a connection uses.
+///
+/// A plain enum keeps `TransportConfig` `Sendable` and lets the connection build a fresh controller per path.
+public enum CongestionControlAlgorithm: Sendable, Hashable {
+    /// NewReno as specified in RFC 9002 §7.
+    case newReno
+    /// CUBIC (RFC 9438).
+    case cubic
+}
