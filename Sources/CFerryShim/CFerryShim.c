@@ -15,3 +15,22 @@ int ferry_SSL_CTX_set_session_cache_mode_off(SSL_CTX *ctx) {
 }
 long ferry_SSL_CTX_set1_groups_list(SSL_CTX *ctx, const char *list) { return SSL_CTX_set1_groups_list(ctx, list); }
 long ferry_SSL_CTX_set1_sigalgs_list(SSL_CTX *ctx, const char *list) { return SSL_CTX_set1_sigalgs_list(ctx, list); }
+
+int ferry_SSL_get_ex_new_index(void) { return SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL); }
+
+int ferry_SSL_CTX_configure_quic_options(SSL_CTX *ctx) {
+    SSL_CTX_clear_options(ctx, SSL_OP_ENABLE_MIDDLEBOX_COMPAT);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_get_options(ctx) & SSL_OP_ENABLE_MIDDLEBOX_COMPAT) return 0;
+    if (SSL_CTX_set_num_tickets(ctx, 0) != 1) return 0;
+    if (SSL_CTX_set_max_early_data(ctx, 0) != 1) return 0;
+    if (SSL_CTX_set_recv_max_early_data(ctx, 0) != 1) return 0;
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    return 1;
+}
+
+int ferry_SSL_CTX_has_middlebox_compat(SSL_CTX *ctx) {
+    return (SSL_CTX_get_options(ctx) & SSL_OP_ENABLE_MIDDLEBOX_COMPAT) != 0;
+}
+
+int ferry_SSL_CTX_has_no_ticket(SSL_CTX *ctx) { return (SSL_CTX_get_options(ctx) & SSL_OP_NO_TICKET) != 0; }

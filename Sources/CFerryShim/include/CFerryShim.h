@@ -13,4 +13,15 @@ int ferry_SSL_CTX_set_session_cache_mode_off(SSL_CTX *ctx);
 long ferry_SSL_CTX_set1_groups_list(SSL_CTX *ctx, const char *list);
 long ferry_SSL_CTX_set1_sigalgs_list(SSL_CTX *ctx, const char *list);
 
+/// `SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL)`: a slot for a per-connection pointer (callbacks find their
+/// Swift object through it, because C callbacks cannot capture context).
+int ferry_SSL_get_ex_new_index(void);
+/// QUIC's TLS profile (RFC 9001 §8.4, §4.6): middlebox compatibility off, no session tickets, no early data,
+/// no session cache, server cipher preference. Returns 1 on success.
+int ferry_SSL_CTX_configure_quic_options(SSL_CTX *ctx);
+/// Whether SSL_OP_ENABLE_MIDDLEBOX_COMPAT is set (tests check it is not).
+int ferry_SSL_CTX_has_middlebox_compat(SSL_CTX *ctx);
+/// Whether SSL_OP_NO_TICKET is set.
+int ferry_SSL_CTX_has_no_ticket(SSL_CTX *ctx);
+
 #endif
