@@ -1,0 +1,305 @@
+/// What processing one ACK frame found (RFC 9002 §A.7).
+///
+/// The arrays are reused scratch buffers: drop the result (or finish with it) before the next
+/// `onAckReceived` call and no allocation happens per ACK.
+public struct AckResult: Sendable {
+    /// Packets newly acknowledged, ascending by packet number. Their frames can be released (e.g. stream data,
+    /// `SentFrame.ack` → `ReceivedPacketTracker.onAckOfAck`).
+    public var newlyAcknowledged: [SentPacket]
+    /// Packets declared lost by this ACK, ascending. Reschedule their frames (RFC 9000 §13.3).
+    public var lost: [SentPacket]
+    /// Whether this ACK produced an RTT sample (RFC 9002 §5.1).
+    public var isRTTSampled: Bool
+    /// Whether the losses established persistent congestion (RFC 9002 §7.6); the controller already collapsed.
+    public var isPersistentCongestion: Bool
+}
+
+/// What a loss detection timer expiry asks of the connection (RFC 9002 §A.9).
+public enum TimeoutOutcome: Sendable {
+    /// The timer was not due (or nothing was armed).
+    case none
+    /// Time-threshold loss: these packets of `space` are lost; reschedule their frames.
+    case packetsLost(space: PacketNumberSpace, packets: [SentPacket], isPersistentCongestion: Bool)
+    /// A probe timeout: send `count` ack-eliciting packets in `space`, even beyond the congestion window
+    /// (RFC 9002 §6.2.4, §7.5). Prefer retransmitting unacknowledged data; otherwise send PING. For the client's
+    /// anti-deadlock probe (RFC 9002 §6.2.2.1) `count` is 1 and an Initial probe must be padded to 1200 bytes.
+    case sendProbes(space: PacketNumberSpace, count: Int)
+}
+
+/// Per-space loss detection state (RFC 9002 §A.3).
+struct LossDetectionSpace: Sendable {
+    var sent = SentPacketQueue()
+    var largestSentPacketNumber: UInt64?
+    var largestAcknowledged: UInt64?
+    var timeOfLastAckElicitingPacket: Instant?
+    var lossTime: Instant?
+    var ackElicitingInFlight = 0
+    var ecnCECount: UInt64 = 0
+    var isDiscarded = false
+}
+
+/// Loss detection and probe timeouts across the three packet number spaces (RFC 9002 §6 and Appendix A).
+///
+/// Pure and clock-free: every entry point takes `now`. The connection reports each sent packet, each received ACK
+/// frame and each timer expiry; this type answers with acknowledged and lost packets and probe requests, keeps the
+/// RTT estimate and drives the congestion controller. Sent packets live in per-space deques ordered by packet
+/// number, so ACK processing is binary search plus a linear walk, with no dictionary and no per-ACK allocation.
+///
+/// The connection owns the flags the anti-deadlock rules need (RFC 9002 §6.2.2.1): `isHandshakeConfirmed`,
+/// `hasPeerCompletedAddressValidation`, `hasHandshakeKeys`, `isAmplificationLimited`. After changing any of them
+/// call `rearmTimer(now:)`.
+public struct LossDetection {
+    /// kPacketThreshold (RFC 9002 §6.1.1).
+    public static let packetThreshold: UInt64 = 3
+    /// kPersistentCongestionThreshold (RFC 9002 §7.6.1).
+    public static let persistentCongestionThreshold: UInt64 = 3
+
+    /// The RTT estimate (RFC 9002 §5).
+    public private(set) var rtt: RTTEstimator
+    /// The congestion controller this loss detection drives.
+    public let congestionController: any CongestionController
+    /// Handshake confirmed (RFC 9001 §4.1.2): enables application-space PTO and max_ack_delay capping.
+    public var isHandshakeConfirmed = false
+    /// PeerCompletedAddressValidation (RFC 9002 §A.6): always true on servers; on clients true once the handshake
+    /// is confirmed or a Handshake packet is acknowledged (the latter is detected here).
+    public var hasPeerCompletedAddressValidation: Bool
+    /// Whether Handshake keys are available; picks the anti-deadlock probe's space (RFC 9002 §6.2.2.1).
+    public var hasHandshakeKeys = false
+    /// A server blocked by the anti-amplification limit arms no PTO (RFC 9002 §6.2.2.1).
+    public var isAmplificationLimited = false
+    /// The peer's max_ack_delay transport parameter (RFC 9000 §18.2), used in PTO and persistent congestion.
+    public var peerMaxAckDelay: Duration
+    /// pto_count: consecutive PTOs without an acknowledgement (RFC 9002 §6.2.1).
+    public internal(set) var ptoCount = 0
+
+    var spaces = [LossDetectionSpace](repeating: LossDetectionSpace(), count: 3)
+    var timer: Instant?
+    var firstRTTSampleTime: Instant?
+    var ackedScratch: [SentPacket] = []
+    var lostScratch: [SentPacket] = []
+
+    /// Creates loss detection for one connection.
+    ///
+    /// - Parameters:
+    ///   - side: servers treat the peer's address validation as complete (RFC 9002 §A.6).
+    ///   - congestionController: CUBIC by default (design.md: swappable).
+    ///   - initialRTT: 333 ms unless a previous connection suggests better (RFC 9002 §6.2.2).
+    ///   - peerMaxAckDelay: the peer's max_ack_delay; 25 ms until its transport parameters arrive.
+    public init(
+        side: Side, congestionController: any CongestionController = Cubic(),
+        initialRTT: Duration = RTTEstimator.defaultInitialRTT, peerMaxAckDelay: Duration = .milliseconds(25)
+    ) {
+        rtt = RTTEstimator(initialRTT: initialRTT)
+        self.congestionController = congestionController
+        hasPeerCompletedAddressValidation = side == .server
+        self.peerMaxAckDelay = peerMaxAckDelay
+        ackedScratch.reserveCapacity(64)
+        lostScratch.reserveCapacity(16)
+    }
+
+    /// When `onTimeout(now:)` should next be called, or nil (RFC 9002 §A.8 SetLossDetectionTimer).
+    public func lossDetectionTimeout() -> Instant? { timer }
+
+    /// Bytes in flight across all spaces, as the congestion controller counts them.
+    public var bytesInFlight: Int { congestionController.bytesInFlight }
+
+    /// Whether any ack-eliciting packet is outstanding in any space.
+    public var hasAckElicitingInFlight: Bool {
+        spaces[0].ackElicitingInFlight + spaces[1].ackElicitingInFlight + spaces[2].ackElicitingInFlight > 0
+    }
+
+    /// Ack-eliciting packets outstanding in `space`.
+    public func ackElicitingInFlight(in space: PacketNumberSpace) -> Int { spaces[space.rawValue].ackElicitingInFlight }
+
+    /// Packets neither acknowledged nor declared lost in `space`.
+    public func outstandingPacketCount(in space: PacketNumberSpace) -> Int {
+        spaces[space.rawValue].sent.outstandingCount
+    }
+
+    /// The largest packet number the peer acknowledged in `space`; packet number encoding needs it
+    /// (RFC 9000 §17.1).
+    public func largestAcknowledged(in space: PacketNumberSpace) -> UInt64? {
+        spaces[space.rawValue].largestAcknowledged
+    }
+
+    /// The frames of still-outstanding packets in `space`, oldest first, for probes that retransmit data
+    /// (RFC 9002 §6.2.4). Allocates; for PTO only.
+    public func outstandingPackets(in space: PacketNumberSpace) -> [SentPacket] {
+        let queue = spaces[space.rawValue].sent
+        var result: [SentPacket] = []
+        for index in queue.startIndex..<queue.endIndex where queue[index].state == .outstanding {
+            result.append(queue[index].packet)
+        }
+        return result
+    }
+
+    /// Records a sent packet (RFC 9002 §A.5 OnPacketSent).
+    ///
+    /// Packet numbers in a space must increase. Packets that are neither ack-eliciting nor in flight (ACK-only)
+    /// may be passed too; they are tracked so an ACK of them is not a protocol violation.
+    public mutating func onPacketSent(_ packet: SentPacket, space: PacketNumberSpace, now: Instant) {
+        let index = space.rawValue
+        guard !spaces[index].isDiscarded else { return }
+        if let largest = spaces[index].largestSentPacketNumber, packet.packetNumber <= largest {
+            assertionFailure("packet numbers must increase")
+            return
+        }
+        spaces[index].largestSentPacketNumber = packet.packetNumber
+        spaces[index].sent.append(packet)
+        if packet.isInFlight {
+            if packet.isAckEliciting {
+                spaces[index].timeOfLastAckElicitingPacket = packet.timeSent
+                spaces[index].ackElicitingInFlight += 1
+            }
+            congestionController.onPacketSent(size: packet.size, now: now)
+            setLossDetectionTimer(now: now)
+        }
+    }
+
+    /// Processes an ACK frame received in `space` (RFC 9002 §A.7 OnAckReceived).
+    ///
+    /// - Parameters:
+    ///   - ackDelayExponent: the peer's ack_delay_exponent (3 by default; RFC 9000 §18.2).
+    ///   - maxAckDelay: the peer's max_ack_delay; also stored as `peerMaxAckDelay`.
+    /// - Throws: PROTOCOL_VIOLATION if the ACK covers a packet number never sent in this space
+    ///   (RFC 9000 §13.1).
+    public mutating func onAckReceived(
+        _ ack: AckFrame, space: PacketNumberSpace, ackDelayExponent: UInt8 = 3, maxAckDelay: Duration,
+        now: Instant
+    ) throws(TransportError) -> AckResult {
+        let index = space.rawValue
+        peerMaxAckDelay = maxAckDelay
+        ackedScratch.removeAll(keepingCapacity: true)
+        lostScratch.removeAll(keepingCapacity: true)
+        guard let largestSent = spaces[index].largestSentPacketNumber, ack.largestAcknowledged <= largestSent else {
+            throw TransportError(
+                .protocolViolation, frameType: ack.ecnCounts == nil ? 0x02 : 0x03,
+                reason: "ACK of unsent packet \(ack.largestAcknowledged) in \(space)")
+        }
+        guard !spaces[index].isDiscarded else {
+            return AckResult(newlyAcknowledged: [], lost: [], isRTTSampled: false, isPersistentCongestion: false)
+        }
+        spaces[index].largestAcknowledged = max(spaces[index].largestAcknowledged ?? 0, ack.largestAcknowledged)
+
+        // Detect and remove acknowledged packets, walking ranges from the smallest upward.
+        var cursor = spaces[index].sent.startIndex
+        let end = spaces[index].sent.endIndex
+        for range in ack.ranges.reversed() where range.upperBound <= ack.largestAcknowledged {
+            cursor = max(cursor, spaces[index].sent.firstIndex(atOrAbove: range.lowerBound))
+            while cursor < end {
+                let slot = spaces[index].sent[cursor]
+                if slot.packet.packetNumber > range.upperBound { break }
+                if slot.state == .outstanding {
+                    let packet = spaces[index].sent.settle(at: cursor, as: .acknowledged)
+                    if packet.isAckEliciting && packet.isInFlight { spaces[index].ackElicitingInFlight -= 1 }
+                    ackedScratch.append(packet)
+                }
+                cursor += 1
+            }
+        }
+        guard let largestNewlyAcked = ackedScratch.last else {
+            return AckResult(newlyAcknowledged: [], lost: [], isRTTSampled: false, isPersistentCongestion: false)
+        }
+
+        // RTT sample: the largest acknowledged is newly acknowledged and something ack-eliciting was (§5.1).
+        var isRTTSampled = false
+        if largestNewlyAcked.packetNumber == ack.largestAcknowledged,
+            ackedScratch.contains(where: { $0.isAckEliciting })
+        {
+            let ackDelay: Duration = space == .application ? Self.decodeAckDelay(ack.ackDelay, exponent: ackDelayExponent) : .zero
+            rtt.update(
+                latestRTT: now - largestNewlyAcked.timeSent, ackDelay: ackDelay, maxAckDelay: maxAckDelay,
+                isHandshakeConfirmed: isHandshakeConfirmed)
+            if firstRTTSampleTime == nil { firstRTTSampleTime = now }
+            isRTTSampled = true
+        }
+
+        // ECN-CE increase is a congestion signal (RFC 9002 §B.7 ProcessECN).
+        if let ecn = ack.ecnCounts, ecn.ce > spaces[index].ecnCECount {
+            spaces[index].ecnCECount = ecn.ce
+            congestionController.onECNCongestionEvent(timeSent: largestNewlyAcked.timeSent, now: now)
+        }
+
+        let isPersistentCongestion = detectAndRemoveLostPackets(spaceIndex: index, now: now)
+        if !lostScratch.isEmpty {
+            congestionController.onPacketsLost(lostScratch, persistentCongestion: isPersistentCongestion, now: now)
+        }
+        congestionController.onPacketsAcknowledged(ackedScratch, rtt: rtt, now: now)
+        spaces[index].sent.trimFront()
+
+        // A client learns the server validated its address when a Handshake packet is acknowledged (§A.6).
+        if space == .handshake { hasPeerCompletedAddressValidation = true }
+        if hasPeerCompletedAddressValidation { ptoCount = 0 }
+        setLossDetectionTimer(now: now)
+        return AckResult(
+            newlyAcknowledged: ackedScratch, lost: lostScratch, isRTTSampled: isRTTSampled,
+            isPersistentCongestion: isPersistentCongestion)
+    }
+
+    /// The peer's encoded ACK Delay scaled to a duration: value × 2^exponent microseconds (RFC 9000 §19.3).
+    public static func decodeAckDelay(_ encoded: UInt64, exponent: UInt8) -> Duration {
+        let shift = UInt64(min(exponent, 20))
+        let microseconds = encoded > (UInt64.max >> shift) ? UInt64.max : encoded << shift
+        return .microseconds(Int64(clamping: microseconds))
+    }
+
+    /// Declares packets lost by packet or time threshold and sets the space's loss time (RFC 9002 §A.10), putting
+    /// them in `lostScratch`. Returns whether they establish persistent congestion (RFC 9002 §7.6.2).
+    mutating func detectAndRemoveLostPackets(spaceIndex index: Int, now: Instant) -> Bool {
+        spaces[index].lossTime = nil
+        guard let largestAcked = spaces[index].largestAcknowledged else { return false }
+        let lossDelay = Duration.nanoseconds(rtt.lossDelayNanoseconds)
+        let congestionPeriod = persistentCongestionDuration
+        var runStart: Instant?
+        var isPersistent = false
+        var cursor = spaces[index].sent.startIndex
+        let end = spaces[index].sent.endIndex
+        while cursor < end {
+            let slot = spaces[index].sent[cursor]
+            let packet = slot.packet
+            if packet.packetNumber > largestAcked { break }
+            switch slot.state {
+            case .acknowledged:
+                // An acknowledgement between two losses breaks the congestion period (RFC 9002 §7.6.2).
+                runStart = nil
+            case .lost:
+                if packet.isAckEliciting, runStart == nil, isAfterFirstRTTSample(packet.timeSent) {
+                    runStart = packet.timeSent
+                }
+            case .outstanding:
+                let lossDeadline = packet.timeSent + lossDelay
+                if lossDeadline <= now || largestAcked >= packet.packetNumber &+ Self.packetThreshold {
+                    let lostPacket = spaces[index].sent.settle(at: cursor, as: .lost)
+                    if lostPacket.isAckEliciting && lostPacket.isInFlight {
+                        spaces[index].ackElicitingInFlight -= 1
+                    }
+                    lostScratch.append(lostPacket)
+                    if lostPacket.isAckEliciting {
+                        if let start = runStart {
+                            if lostPacket.timeSent - start > congestionPeriod { isPersistent = true }
+                        } else if isAfterFirstRTTSample(lostPacket.timeSent) {
+                            runStart = lostPacket.timeSent
+                        }
+                    }
+                } else {
+                    let current = spaces[index].lossTime
+                    spaces[index].lossTime = current.map { min($0, lossDeadline) } ?? lossDeadline
+                    runStart = nil
+                }
+            }
+            cursor += 1
+        }
+        return isPersistent
+    }
+
+    private func isAfterFirstRTTSample(_ time: Instant) -> Bool {
+        guard let first = firstRTTSampleTime else { return false }
+        return time >= first
+    }
+
+    /// (smoothed_rtt + max(4 × rttvar, kGranularity) + max_ack_delay) × kPersistentCongestionThreshold
+    /// (RFC 9002 §7.6.1).
+    public var persistentCongestionDuration: Duration {
+        (rtt.probeTimeoutBase + peerMaxAckDelay) * Int(Self.persistentCongestionThreshold)
+    }
+}

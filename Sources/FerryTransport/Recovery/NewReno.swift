@@ -1,0 +1,117 @@
+/// The NewReno congestion controller of RFC 9002 §7 and Appendix B.
+///
+/// Slow start doubles the window each round trip, congestion avoidance adds one datagram per window acknowledged,
+/// and a congestion event halves the window once per recovery period: losses of packets sent before the period
+/// started do not reduce it again (RFC 9002 §7.3.2).
+public final class NewReno: CongestionController {
+    /// kLossReductionFactor (RFC 9002 §7.2).
+    public static let lossReductionFactor = 0.5
+
+    public private(set) var congestionWindow: Int
+    public private(set) var bytesInFlight: Int = 0
+    public private(set) var slowStartThreshold: Int = .max
+    /// When the current recovery period started, congestion_recovery_start_time (RFC 9002 §B.2).
+    /// It is kept after recovery ends: a later loss of a packet sent before it still causes no reduction.
+    public private(set) var recoveryStartTime: Instant?
+    private var isRecovering = false
+    private var bytesAckedInAvoidance = 0
+    private var usage = WindowUsage()
+    private var smoothedRTT: UInt64 = RTTEstimator.defaultInitialRTT.nanosecondsClamped
+
+    public var maxDatagramSize: Int {
+        didSet {
+            maxDatagramSize = max(maxDatagramSize, 1200)
+            congestionWindow = max(congestionWindow, minimumWindow)
+        }
+    }
+
+    /// Creates a controller with the initial window for `maxDatagramSize` (RFC 9002 §7.2).
+    public init(maxDatagramSize: Int = 1200) {
+        self.maxDatagramSize = max(maxDatagramSize, 1200)
+        congestionWindow = CongestionDefaults.initialWindow(maxDatagramSize: self.maxDatagramSize)
+    }
+
+    /// kMinimumWindow for the current datagram size.
+    public var minimumWindow: Int { CongestionDefaults.minimumWindow(maxDatagramSize: maxDatagramSize) }
+
+    public var state: CongestionState {
+        if isRecovering { return .recovery }
+        return congestionWindow < slowStartThreshold ? .slowStart : .congestionAvoidance
+    }
+
+    public var pacingRate: UInt64 {
+        CongestionDefaults.pacingRate(
+            window: congestionWindow, smoothedRTT: smoothedRTT, isSlowStart: state == .slowStart)
+    }
+
+    public func canSend(bytes: Int) -> Bool { bytesInFlight + bytes <= congestionWindow }
+
+    public func onPacketSent(size: Int, now: Instant) {
+        bytesInFlight += size
+        usage.onSent(bytesInFlight: bytesInFlight)
+    }
+
+    /// Whether a packet sent at `timeSent` belongs to the current recovery period (RFC 9002 §B.4).
+    private func isInRecovery(timeSent: Instant) -> Bool {
+        guard let start = recoveryStartTime else { return false }
+        return timeSent <= start
+    }
+
+    public func onPacketsAcknowledged(_ packets: [SentPacket], rtt: RTTEstimator, now: Instant) {
+        smoothedRTT = rtt.smoothedNanoseconds
+        let isLimited = usage.isWindowLimited(window: congestionWindow)
+        for packet in packets where packet.isInFlight {
+            bytesInFlight = max(0, bytesInFlight - packet.size)
+            if isInRecovery(timeSent: packet.timeSent) { continue }
+            // A packet sent after recovery started ends the recovery period (RFC 9002 §7.3.2).
+            isRecovering = false
+            guard isLimited else { continue }
+            if congestionWindow < slowStartThreshold {
+                congestionWindow += packet.size
+            } else {
+                // cwnd += max_datagram_size × acked / cwnd, accumulated to avoid rounding to zero (RFC 9002 §B.5).
+                bytesAckedInAvoidance += packet.size
+                if bytesAckedInAvoidance >= congestionWindow {
+                    bytesAckedInAvoidance -= congestionWindow
+                    congestionWindow += maxDatagramSize
+                }
+            }
+        }
+        usage.onAckProcessed(bytesInFlight: bytesInFlight)
+    }
+
+    public func onPacketsLost(_ packets: [SentPacket], persistentCongestion: Bool, now: Instant) {
+        var largestTimeSent: Instant?
+        for packet in packets where packet.isInFlight {
+            bytesInFlight = max(0, bytesInFlight - packet.size)
+            largestTimeSent = max(largestTimeSent ?? packet.timeSent, packet.timeSent)
+        }
+        guard let timeSent = largestTimeSent else { return }
+        onCongestionEvent(timeSent: timeSent, now: now)
+        if persistentCongestion {
+            // RFC 9002 §7.6.2: collapse to the minimum window; the next ACK leaves recovery.
+            congestionWindow = minimumWindow
+            recoveryStartTime = nil
+            isRecovering = false
+            bytesAckedInAvoidance = 0
+        }
+    }
+
+    public func onECNCongestionEvent(timeSent: Instant, now: Instant) {
+        onCongestionEvent(timeSent: timeSent, now: now)
+    }
+
+    public func onPacketsDiscarded(bytes: Int) {
+        bytesInFlight = max(0, bytesInFlight - bytes)
+    }
+
+    /// Enters recovery and halves the window, unless already recovering from a loss of this era (RFC 9002 §B.6).
+    private func onCongestionEvent(timeSent: Instant, now: Instant) {
+        if isInRecovery(timeSent: timeSent) { return }
+        recoveryStartTime = now
+        isRecovering = true
+        slowStartThreshold = Int(Double(congestionWindow) * Self.lossReductionFactor)
+        congestionWindow = max(slowStartThreshold, minimumWindow)
+        bytesAckedInAvoidance = 0
+    }
+}
