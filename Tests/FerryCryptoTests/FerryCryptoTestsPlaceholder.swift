@@ -1,5 +1,0 @@
-import XCTest
-
-final class FerryCryptoTestsPlaceholder: XCTestCase {
-    func testModuleBuilds() {}
-}
