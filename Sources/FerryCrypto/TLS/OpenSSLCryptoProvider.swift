@@ -29,10 +29,26 @@ public final class OpenSSLCryptoProvider: CryptoProvider, @unchecked Sendable {
     /// `serverALPNs` are the protocols a server session accepts (RFC 7301): the server picks the first protocol
     /// in the client's list that appears here. Throws `HandshakeError` (internal_error) when OpenSSL rejects the
     /// configuration, for example an empty `cipherSuites`.
-    public init(
+    public convenience init(
         identity: EndpointIdentity,
         serverALPNs: [[UInt8]],
         cipherSuites: [CipherSuite] = CipherSuite.allCases
+    ) throws(HandshakeError) {
+        try self.init(
+            identity: identity, serverALPNs: serverALPNs, cipherSuites: cipherSuites,
+            keyExchangeGroups: Self.defaultKeyExchangeGroups)
+    }
+
+    /// The key exchange groups offered and accepted, in preference order (OpenSSL names). The client sends a key
+    /// share for the first, so X25519 peers never need a HelloRetryRequest.
+    static let defaultKeyExchangeGroups = "X25519:P-256"
+
+    /// The full initialiser; `keyExchangeGroups` exists so tests can force a HelloRetryRequest.
+    init(
+        identity: EndpointIdentity,
+        serverALPNs: [[UInt8]],
+        cipherSuites: [CipherSuite],
+        keyExchangeGroups: String
     ) throws(HandshakeError) {
         guard !cipherSuites.isEmpty else {
             throw HandshakeError(alert: HandshakeError.internalError, reason: "no TLS cipher suites configured")
@@ -44,10 +60,12 @@ public final class OpenSSLCryptoProvider: CryptoProvider, @unchecked Sendable {
         self.identity = identity
         self.serverALPNs = serverALPNs
         self.cipherSuites = cipherSuites
-        let clientContext = try Self.makeContext(side: .client, identity: identity, cipherSuites: cipherSuites)
+        let clientContext = try Self.makeContext(
+            side: .client, identity: identity, cipherSuites: cipherSuites, groups: keyExchangeGroups)
         let serverContext: OpaquePointer
         do {
-            serverContext = try Self.makeContext(side: .server, identity: identity, cipherSuites: cipherSuites)
+            serverContext = try Self.makeContext(
+                side: .server, identity: identity, cipherSuites: cipherSuites, groups: keyExchangeGroups)
         } catch {
             SSL_CTX_free(clientContext)
             throw error
@@ -105,12 +123,14 @@ public final class OpenSSLCryptoProvider: CryptoProvider, @unchecked Sendable {
     private static func makeContext(
         side: Side,
         identity: EndpointIdentity,
-        cipherSuites: [CipherSuite]
+        cipherSuites: [CipherSuite],
+        groups: String
     ) throws(HandshakeError) -> OpaquePointer {
         ERR_clear_error()
         guard let context = SSL_CTX_new(TLS_method()) else { throw .openSSL("SSL_CTX_new") }
         do {
-            try configure(context: context, side: side, identity: identity, cipherSuites: cipherSuites)
+            try configure(
+                context: context, side: side, identity: identity, cipherSuites: cipherSuites, groups: groups)
         } catch {
             SSL_CTX_free(context)
             throw error
@@ -122,7 +142,8 @@ public final class OpenSSLCryptoProvider: CryptoProvider, @unchecked Sendable {
         context: OpaquePointer,
         side: Side,
         identity: EndpointIdentity,
-        cipherSuites: [CipherSuite]
+        cipherSuites: [CipherSuite],
+        groups: String
     ) throws(HandshakeError) {
         // TLS 1.3 only (RFC 9001 §4.2), in QUIC's profile: no middlebox compatibility (§8.4), no tickets, no 0-RTT.
         guard ferry_SSL_CTX_set_min_proto_version(context, TLS1_3_VERSION) == 1,
@@ -131,7 +152,7 @@ public final class OpenSSLCryptoProvider: CryptoProvider, @unchecked Sendable {
         guard ferry_SSL_CTX_configure_quic_options(context) == 1 else { throw .openSSL("SSL_CTX options") }
         let suites = cipherSuites.map(openSSLName(of:)).joined(separator: ":")
         guard SSL_CTX_set_ciphersuites(context, suites) == 1 else { throw .openSSL("SSL_CTX_set_ciphersuites") }
-        guard ferry_SSL_CTX_set1_groups_list(context, "X25519:P-256") == 1 else {
+        guard ferry_SSL_CTX_set1_groups_list(context, groups) == 1 else {
             throw .openSSL("SSL_CTX_set1_groups_list")
         }
         guard ferry_SSL_CTX_set1_sigalgs_list(context, "ed25519") == 1 else {

@@ -86,6 +86,7 @@ extension OpenSSLHandshakeSession {
             alert?.pointee = SSL_AD_INTERNAL_ERROR
             return -1
         }
+        guard session.sendsTransportParameters else { return 0 }
         out.pointee = UnsafePointer(session.localTransportParameters.baseAddress)
         outLength.pointee = session.localTransportParameters.count
         return 1

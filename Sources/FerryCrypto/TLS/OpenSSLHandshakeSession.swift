@@ -34,6 +34,9 @@ final class OpenSSLHandshakeSession: HandshakeSession {
     /// Our transport parameters, kept at a stable address for the custom-extension add callback.
     let localTransportParameters: UnsafeMutableBufferPointer<UInt8>
 
+    /// Whether the quic_transport_parameters extension is sent; tests turn it off to check the peer's reaction.
+    var sendsTransportParameters = true
+
     private var events: [HandshakeEvent] = []
     private var eventHead = 0
     private var hasStarted = false

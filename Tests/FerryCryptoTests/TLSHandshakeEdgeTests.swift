@@ -1,0 +1,110 @@
+import XCTest
+
+@testable import FerryCrypto
+
+/// Less common handshake paths: HelloRetryRequest and peers without QUIC transport parameters.
+final class TLSHandshakeEdgeTests: XCTestCase {
+    let alpn = Array("ferry/1".utf8)
+
+    /// Splits a CRYPTO stream into handshake message types (RFC 8446 §4: type, 24-bit length, body).
+    func messageTypes(_ stream: [UInt8]) -> [UInt8] {
+        var types: [UInt8] = []
+        var index = 0
+        while index + 4 <= stream.count {
+            let length = Int(stream[index + 1]) << 16 | Int(stream[index + 2]) << 8 | Int(stream[index + 3])
+            types.append(stream[index])
+            index += 4 + length
+        }
+        return types
+    }
+
+    func testHelloRetryRequestWhenServerOnlyAcceptsP256() throws {
+        let clientIdentity = EndpointIdentity.generate()
+        let serverIdentity = EndpointIdentity.generate()
+        let clientProvider = try OpenSSLCryptoProvider(identity: clientIdentity, serverALPNs: [])
+        // The client's key share is X25519; a P-256-only server must ask again (RFC 8446 §4.1.4).
+        let serverProvider = try OpenSSLCryptoProvider(
+            identity: serverIdentity, serverALPNs: [alpn], cipherSuites: CipherSuite.allCases,
+            keyExchangeGroups: "P-256")
+        let client = try clientProvider.makeClientSession(
+            expectedPeer: serverIdentity.id, alpns: [alpn], localTransportParameters: [1, 2, 3])
+        let server = try serverProvider.makeServerSession(localTransportParameters: [4, 5])
+        let pair = TLSHandshakePair(client: client, server: server)
+        pair.chunkSize = 50
+        pair.run()
+        XCTAssertNil(pair.clientError)
+        XCTAssertNil(pair.serverError)
+        XCTAssertTrue(pair.clientCompleted)
+        XCTAssertTrue(pair.serverCompleted)
+        // Two ClientHellos and two ServerHellos (the first being the HelloRetryRequest), all at the Initial level.
+        XCTAssertEqual(messageTypes(pair.clientSent[.initial] ?? []), [1, 1])
+        XCTAssertEqual(messageTypes(pair.serverSent[.initial] ?? []), [2, 2])
+        XCTAssertEqual(server.peerTransportParameters, [1, 2, 3])
+        XCTAssertEqual(client.peerTransportParameters, [4, 5])
+        XCTAssertEqual(server.peerIdentity, clientIdentity.id)
+        XCTAssertEqual(client.peerIdentity, serverIdentity.id)
+        for level in [EncryptionLevel.handshake, .application] {
+            let clientWrite = try XCTUnwrap(pair.clientWriteKeys[level])
+            let serverRead = try XCTUnwrap(pair.serverReadKeys[level])
+            XCTAssertTrue(try TLSHandshakePair.interoperate(sealer: clientWrite, opener: serverRead, packetNumber: 0))
+        }
+    }
+
+    func testServerRejectsClientHelloWithoutTransportParameters() throws {
+        let serverIdentity = EndpointIdentity.generate()
+        let clientProvider = try OpenSSLCryptoProvider(identity: .generate(), serverALPNs: [])
+        let serverProvider = try OpenSSLCryptoProvider(identity: serverIdentity, serverALPNs: [alpn])
+        let client = try clientProvider.makeClientSession(
+            expectedPeer: serverIdentity.id, alpns: [alpn], localTransportParameters: [1])
+        try XCTUnwrap(client as? OpenSSLHandshakeSession).sendsTransportParameters = false
+        let server = try serverProvider.makeServerSession(localTransportParameters: [2])
+        let pair = TLSHandshakePair(client: client, server: server)
+        pair.run()
+        XCTAssertEqual(pair.serverError?.alert, HandshakeError.missingExtension)
+        XCTAssertEqual(pair.serverError?.quicErrorCode, 0x16d)
+        XCTAssertNil(pair.serverSent[.initial])
+        XCTAssertFalse(pair.clientCompleted)
+    }
+
+    func testClientRejectsServerWithoutTransportParameters() throws {
+        let serverIdentity = EndpointIdentity.generate()
+        let clientProvider = try OpenSSLCryptoProvider(identity: .generate(), serverALPNs: [])
+        let serverProvider = try OpenSSLCryptoProvider(identity: serverIdentity, serverALPNs: [alpn])
+        let client = try clientProvider.makeClientSession(
+            expectedPeer: serverIdentity.id, alpns: [alpn], localTransportParameters: [1])
+        let server = try serverProvider.makeServerSession(localTransportParameters: [2])
+        try XCTUnwrap(server as? OpenSSLHandshakeSession).sendsTransportParameters = false
+        let pair = TLSHandshakePair(client: client, server: server)
+        pair.run()
+        XCTAssertEqual(pair.clientError?.alert, HandshakeError.missingExtension)
+        XCTAssertFalse(pair.clientCompleted)
+        XCTAssertFalse(pair.serverCompleted)
+        XCTAssertNil(pair.clientSent[.handshake], "the client must not send its Finished")
+    }
+
+    func testInvalidProviderConfigurationThrows() {
+        XCTAssertThrowsError(try OpenSSLCryptoProvider(identity: .generate(), serverALPNs: [[]])) { error in
+            XCTAssertEqual((error as? HandshakeError)?.alert, HandshakeError.internalError)
+        }
+        XCTAssertThrowsError(try OpenSSLCryptoProvider(identity: .generate(), serverALPNs: [alpn], cipherSuites: [])) {
+            error in
+            XCTAssertEqual((error as? HandshakeError)?.alert, HandshakeError.internalError)
+        }
+    }
+
+    func testManySessionsShareOneProvider() throws {
+        let serverIdentity = EndpointIdentity.generate()
+        let clientProvider = try OpenSSLCryptoProvider(identity: .generate(), serverALPNs: [])
+        let serverProvider = try OpenSSLCryptoProvider(identity: serverIdentity, serverALPNs: [alpn])
+        for round in 0..<20 {
+            let client = try clientProvider.makeClientSession(
+                expectedPeer: serverIdentity.id, alpns: [alpn], localTransportParameters: [UInt8(round)])
+            let server = try serverProvider.makeServerSession(localTransportParameters: [UInt8(round), 0xff])
+            let pair = TLSHandshakePair(client: client, server: server)
+            pair.run()
+            XCTAssertTrue(pair.clientCompleted && pair.serverCompleted, "round \(round)")
+            XCTAssertEqual(server.peerTransportParameters, [UInt8(round)])
+            XCTAssertEqual(client.peerTransportParameters, [UInt8(round), 0xff])
+        }
+    }
+}
