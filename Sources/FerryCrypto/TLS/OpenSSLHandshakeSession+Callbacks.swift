@@ -196,7 +196,7 @@ extension OpenSSLHandshakeSession {
         return 1
     }
 
-    /// Checks the peer's leaf certificate; returns the failure, or nil after recording `peerIdentity`.
+    /// Checks the peer's leaf certificate; returns the failure, or nil after recording `certifiedPeer`.
     func verifyPeerCertificate(_ certificate: OpaquePointer?) -> HandshakeError? {
         if side == .client, peerTransportParameters == nil {
             // EncryptedExtensions precede the Certificate, so the server's parameters must be here by now.
@@ -228,7 +228,7 @@ extension OpenSSLHandshakeSession {
                 alert: HandshakeError.badCertificate,
                 reason: "the server proved id \(id.shortDescription)…, not the dialed \(expectedPeer.shortDescription)…")
         }
-        peerIdentity = id
+        certifiedPeer = id
         return nil
     }
 }

@@ -58,7 +58,10 @@ final class OpenSSLHandshakeSession: HandshakeSession {
     private(set) var isComplete = false
     var peerTransportParameters: [UInt8]?
     private(set) var negotiatedALPN: [UInt8]?
-    var peerIdentity: EndpointID?
+    /// The key from the peer's certificate once the certificate check passed; published as `peerIdentity` only
+    /// when the handshake completes, i.e. after CertificateVerify proved possession of the key (RFC 8446 §4.4.3).
+    var certifiedPeer: EndpointID?
+    var peerIdentity: EndpointID? { isComplete ? certifiedPeer : nil }
     private(set) var cipherSuite: CipherSuite?
 
     /// Creates a session on `context` in the given role.
@@ -214,7 +217,7 @@ final class OpenSSLHandshakeSession: HandshakeSession {
                 alert: HandshakeError.missingExtension,
                 reason: "the peer sent no quic_transport_parameters extension (RFC 9001 §8.2)"))
         }
-        guard peerIdentity != nil else {
+        guard certifiedPeer != nil else {
             throw fail(HandshakeError(
                 alert: HandshakeError.badCertificate, reason: "the peer presented no verified Ed25519 certificate"))
         }
