@@ -72,21 +72,30 @@ enum CongestionDefaults {
 }
 
 /// Tracks whether the sender used its window, so an application-limited sender does not grow cwnd
-/// (RFC 9002 §7.8). The window counts as used if in-flight bytes since the last ACK reached at least half of it
-/// (Linux's tcp_is_cwnd_limited uses the same bound in slow start); half rather than all of it so a paced sender,
-/// whose in-flight bytes trail the window slightly, still grows.
+/// (RFC 9002 §7.8).
+///
+/// The window counts as used if the peak of bytes in flight during the current or the previous round trip reached
+/// at least half of it (Linux's tcp_is_cwnd_limited uses the same bound in slow start); half rather than all so a
+/// paced sender, whose in-flight bytes trail the window, still grows. A round ends when a packet sent after the
+/// previous round ended is acknowledged.
 struct WindowUsage: Sendable {
-    private(set) var peakBytesInFlight = 0
+    private var peak = 0
+    private var previousPeak = 0
+    private var roundStart: Instant = .zero
 
     mutating func onSent(bytesInFlight: Int) {
-        peakBytesInFlight = max(peakBytesInFlight, bytesInFlight)
+        peak = max(peak, bytesInFlight)
     }
 
     func isWindowLimited(window: Int) -> Bool {
-        peakBytesInFlight * 2 >= window
+        max(peak, previousPeak) * 2 >= window
     }
 
-    mutating func onAckProcessed(bytesInFlight: Int) {
-        peakBytesInFlight = bytesInFlight
+    /// Call after an ACK with the send time of the newest packet it acknowledged.
+    mutating func onAcknowledged(largestTimeSent: Instant, bytesInFlight: Int, now: Instant) {
+        guard largestTimeSent >= roundStart else { return }
+        previousPeak = peak
+        peak = bytesInFlight
+        roundStart = now
     }
 }

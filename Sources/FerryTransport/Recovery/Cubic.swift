@@ -87,8 +87,10 @@ public final class Cubic: CongestionController {
             epochStart = epoch + (now - last)
         }
         lastAckTime = now
+        var largestTimeSent: Instant?
         for packet in packets where packet.isInFlight {
             bytesInFlight = max(0, bytesInFlight - packet.size)
+            largestTimeSent = max(largestTimeSent ?? packet.timeSent, packet.timeSent)
             if isInRecovery(timeSent: packet.timeSent) { continue }
             isRecovering = false
             guard isLimited else { continue }
@@ -98,7 +100,9 @@ public final class Cubic: CongestionController {
                 growInAvoidance(ackedBytes: Double(packet.size), now: now)
             }
         }
-        usage.onAckProcessed(bytesInFlight: bytesInFlight)
+        if let timeSent = largestTimeSent {
+            usage.onAcknowledged(largestTimeSent: timeSent, bytesInFlight: bytesInFlight, now: now)
+        }
     }
 
     /// Congestion avoidance growth for one acknowledged packet (RFC 9438 §4.2–4.5).

@@ -60,8 +60,10 @@ public final class NewReno: CongestionController {
     public func onPacketsAcknowledged(_ packets: [SentPacket], rtt: RTTEstimator, now: Instant) {
         smoothedRTT = rtt.smoothedNanoseconds
         let isLimited = usage.isWindowLimited(window: congestionWindow)
+        var largestTimeSent: Instant?
         for packet in packets where packet.isInFlight {
             bytesInFlight = max(0, bytesInFlight - packet.size)
+            largestTimeSent = max(largestTimeSent ?? packet.timeSent, packet.timeSent)
             if isInRecovery(timeSent: packet.timeSent) { continue }
             // A packet sent after recovery started ends the recovery period (RFC 9002 §7.3.2).
             isRecovering = false
@@ -77,7 +79,9 @@ public final class NewReno: CongestionController {
                 }
             }
         }
-        usage.onAckProcessed(bytesInFlight: bytesInFlight)
+        if let timeSent = largestTimeSent {
+            usage.onAcknowledged(largestTimeSent: timeSent, bytesInFlight: bytesInFlight, now: now)
+        }
     }
 
     public func onPacketsLost(_ packets: [SentPacket], persistentCongestion: Bool, now: Instant) {
