@@ -77,6 +77,10 @@ extension LossDetection {
             return .packetsLost(space: loss.space, packets: lostScratch, isPersistentCongestion: isPersistent)
         }
         if !hasAckElicitingInFlight {
+            guard !hasPeerCompletedAddressValidation else {
+                timer = nil
+                return .none
+            }
             // Client anti-deadlock (RFC 9002 §6.2.2.1): give the server something to acknowledge or amplify.
             ptoCount += 1
             setLossDetectionTimer(now: now)
