@@ -36,6 +36,31 @@ final class TLSPostHandshakeTests: XCTestCase {
         XCTAssertTrue(client.isComplete)
     }
 
+    func testClientRejectsTLSKeyUpdate() throws {
+        let serverIdentity = EndpointIdentity.generate()
+        let clientProvider = try OpenSSLCryptoProvider(identity: .generate(), serverALPNs: [])
+        let serverProvider = try OpenSSLCryptoProvider(identity: serverIdentity, serverALPNs: [alpn])
+        let client = try clientProvider.makeClientSession(
+            expectedPeer: serverIdentity.id, alpns: [alpn], localTransportParameters: [1])
+        let server = try serverProvider.makeServerSession(localTransportParameters: [2])
+        let pair = TLSHandshakePair(client: client, server: server)
+        pair.run()
+        XCTAssertTrue(pair.clientCompleted && pair.serverCompleted)
+
+        let serverSession = try XCTUnwrap(server as? OpenSSLHandshakeSession)
+        XCTAssertEqual(SSL_key_update(serverSession.ssl, SSL_KEY_UPDATE_NOT_REQUESTED), 1)
+        XCTAssertEqual(SSL_do_handshake(serverSession.ssl), 1)
+        var keyUpdate: [UInt8] = []
+        while let event = try server.pollEvent() {
+            if case .cryptoData(let bytes, _) = event { keyUpdate += bytes }
+        }
+        XCTAssertEqual(keyUpdate.first, 24, "KeyUpdate")
+        XCTAssertThrowsError(try keyUpdate.withUnsafeBytes { try client.receive(cryptoData: $0, level: .application) }) {
+            error in
+            XCTAssertEqual((error as? HandshakeError)?.quicErrorCode, 0x10a)
+        }
+    }
+
     /// A self-signed X.509 certificate for a fresh P-256 key; the caller frees it.
     func makeP256Certificate() throws -> OpaquePointer {
         let keyContext = try XCTUnwrap(EVP_PKEY_CTX_new_from_name(nil, "EC", nil))

@@ -54,7 +54,12 @@ extension OpenSSLHandshakeSession {
 
     // MARK: Messages
 
-    /// Message callback: outgoing handshake messages become CRYPTO data; outgoing alerts become errors.
+    /// Handshake message types QUIC forbids (RFC 8446 §4).
+    static let keyUpdateMessageType: UInt8 = 24
+    static let endOfEarlyDataMessageType: UInt8 = 5
+
+    /// Message callback: outgoing handshake messages become CRYPTO data; outgoing alerts become errors;
+    /// incoming messages QUIC forbids fail the handshake.
     static func messageCallback(
         isWrite: Bool,
         contentType: Int32,
@@ -62,7 +67,19 @@ extension OpenSSLHandshakeSession {
         length: Int,
         ssl: OpaquePointer?
     ) {
-        guard isWrite, let buffer, let session = session(of: ssl) else { return }
+        guard let buffer, let session = session(of: ssl) else { return }
+        guard isWrite else {
+            // QUIC forbids TLS KeyUpdate and EndOfEarlyData (RFC 9001 §6, §8.3): reject them before OpenSSL acts.
+            if contentType == SSL3_RT_HANDSHAKE, length >= 1 {
+                let messageType = buffer.load(as: UInt8.self)
+                if messageType == keyUpdateMessageType || messageType == endOfEarlyDataMessageType {
+                    session.callbackFailure = HandshakeError(
+                        alert: HandshakeError.unexpectedMessage,
+                        reason: "TLS handshake message type \(messageType) is forbidden in QUIC (RFC 9001 §6, §8.3)")
+                }
+            }
+            return
+        }
         switch contentType {
         case SSL3_RT_HANDSHAKE:
             session.emitHandshakeMessage(UnsafeRawBufferPointer(start: buffer, count: length))
