@@ -33,6 +33,8 @@ final class OpenSSLHandshakeSession: HandshakeSession {
     let acceptedALPNs: [[UInt8]]
     /// Our transport parameters, kept at a stable address for the custom-extension add callback.
     let localTransportParameters: UnsafeMutableBufferPointer<UInt8>
+    /// The allocation behind `localTransportParameters` (at least one byte, so it exists even when empty).
+    private let parametersAllocation: UnsafeMutableBufferPointer<UInt8>
 
     /// Whether the quic_transport_parameters extension is sent; tests turn it off to check the peer's reaction.
     var sendsTransportParameters = true
@@ -112,6 +114,7 @@ final class OpenSSLHandshakeSession: HandshakeSession {
         self.readBIO = readBIO
         self.expectedPeer = expectedPeer
         self.acceptedALPNs = side == .server ? alpns : []
+        self.parametersAllocation = parameters
         self.localTransportParameters = UnsafeMutableBufferPointer(
             rebasing: parameters[0..<localTransportParameters.count])
         // Unretained: the session owns the SSL, so a retained pointer would be a cycle.
@@ -123,9 +126,7 @@ final class OpenSSLHandshakeSession: HandshakeSession {
     deinit {
         SSL_set_ex_data(ssl, openSSLSessionExDataIndex, nil)
         SSL_free(ssl)
-        if let base = localTransportParameters.baseAddress {
-            base.deallocate()
-        }
+        parametersAllocation.deallocate()
     }
 
     /// The session that owns `ssl`, found through ex_data.
