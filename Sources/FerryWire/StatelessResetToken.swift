@@ -34,9 +34,10 @@ public struct StatelessResetToken: Hashable, Sendable, CustomStringConvertible {
         return try Swift.withUnsafeBytes(of: &copy) { try body($0) }
     }
 
+    /// Compares without an early exit, so timing does not leak how many leading bytes match (RFC 9000 §10.3.1).
     @inlinable
     public static func == (lhs: StatelessResetToken, rhs: StatelessResetToken) -> Bool {
-        lhs.storage.0 == rhs.storage.0 && lhs.storage.1 == rhs.storage.1
+        ((lhs.storage.0 ^ rhs.storage.0) | (lhs.storage.1 ^ rhs.storage.1)) == 0
     }
 
     @inlinable
