@@ -1,8 +1,8 @@
 /// One QUIC connection's state machine (RFC 9000, RFC 9001, RFC 9002), driven by its `TransportEndpoint`.
 ///
 /// The endpoint feeds it datagrams and timeouts and polls it for datagrams to send; the application uses the
-/// commands below (streams, datagrams, close). It never reads a clock or touches a socket (design.md). Not
-/// thread-safe: the owning event loop serialises every call.
+/// commands (streams, datagrams, close) in `TransportConnection+Commands.swift`. It never reads a clock or
+/// touches a socket (design.md). Not thread-safe: the owning event loop serialises every call.
 public final class TransportConnection {
     /// Whether this side initiated the connection.
     public let side: Side
@@ -24,51 +24,215 @@ public final class TransportConnection {
     public internal(set) var isHandshakeConfirmed = false
 
     /// The peer's identity from its certificate, once the handshake completed.
-    public var peerIdentity: EndpointID? { isHandshakeComplete ? cachedPeerIdentity : nil }
+    public var peerIdentity: EndpointID? { isHandshakeComplete ? handshake.peerIdentity : nil }
 
     /// The negotiated ALPN protocol, once the handshake completed.
-    public var negotiatedALPN: [UInt8]? { isHandshakeComplete ? cachedALPN : nil }
+    public var negotiatedALPN: [UInt8]? { isHandshakeComplete ? handshake.negotiatedALPN : nil }
 
-    var cachedPeerIdentity: EndpointID?
-    var cachedALPN: [UInt8]?
+    /// Whether the connection has finished closing or draining and can be forgotten.
+    public var isClosed: Bool { state == .closed }
+
+    // MARK: Lifecycle
+
+    enum State: Equatable {
+        case handshaking
+        case established
+        /// We sent CONNECTION_CLOSE and answer further packets with it (RFC 9000 §10.2.1).
+        case closing
+        /// The peer closed; we stay silent (RFC 9000 §10.2.2).
+        case draining
+        case closed
+    }
+
+    var state = State.handshaking
+    /// Why the connection closed, once it did; reported in the `closed` event.
+    var closeReason: ConnectionCloseReason?
+    /// The CONNECTION_CLOSE this side sends while closing.
+    var closeFrame: ConnectionCloseFrame?
+    /// A CONNECTION_CLOSE is due (first time, or in answer to a packet received while closing).
+    var isClosePending = false
+    /// When the closing or draining period ends (3 × PTO, RFC 9000 §10.2).
+    var closeDeadline: Instant?
+    /// The `closed` event was queued.
+    var closeReasonReported = false
+
+    // MARK: Handshake
+
+    let handshake: any HandshakeSession
+    /// Initial, Handshake and Application packet-number spaces, indexed by `EncryptionLevel.rawValue`.
+    let spaces: [PacketSpace]
+    var localTransportParameters: TransportParameters
+    var peerTransportParameters: TransportParameters?
+    /// Client: the random DCID of the first Initial; server: the DCID the client chose (RFC 9000 §7.3).
+    let originalDestinationConnectionID: ConnectionID
+    /// The Source Connection ID the peer used in its first long-header packet.
+    var peerInitialSourceConnectionID: ConnectionID?
+    /// The server sends HANDSHAKE_DONE once (RFC 9000 §19.20); re-armed if lost.
+    var isHandshakeDonePending = false
+    /// Client: Initial keys are discarded when the first Handshake packet is sent (RFC 9001 §4.9.1).
+    var hasSentHandshakePacket = false
+    /// Packets that arrived before their keys (RFC 9001 §5.7): bytes and the level they need.
+    var bufferedPackets: [(bytes: [UInt8], level: EncryptionLevel)] = []
+    static let maxBufferedPackets = 10
+
+    // MARK: Addresses and connection IDs
+
+    /// Server: until the client's address is validated, send at most 3× what was received (RFC 9000 §8.1).
+    var isAddressValidated: Bool
+    var amplificationBytesReceived: UInt64 = 0
+    var amplificationBytesSent: UInt64 = 0
+    var localConnectionIDs = LocalConnectionIDs()
+    var peerConnectionIDs: PeerConnectionIDs
+    /// Routing changes the endpoint must apply.
+    var endpointActions: [EndpointAction] = []
+    /// PATH_RESPONSE payloads owed to the peer (RFC 9000 §8.2.2).
+    var pendingPathResponses: [UInt64] = []
+
+    // MARK: Timers
+
+    /// The effective idle timeout (RFC 9000 §10.1), nil when disabled.
+    var idleTimeout: Duration?
+    var idleDeadline: Instant?
+    /// Last time an ack-eliciting packet was sent, for keep-alives and the idle timer (RFC 9000 §10.1).
+    var lastAckElicitingSentTime: Instant?
+    var isFirstAckElicitingSinceReceive = true
+
+    // MARK: Key update (RFC 9001 §6)
+
+    /// The key phase bit of the current 1-RTT keys.
+    var keyPhase = false
+    /// Read keys of the previous phase, kept briefly for reordered packets.
+    var previousRemoteKeys: (any PacketProtector)?
+    var previousRemoteKeysDeadline: Instant?
+    /// The next phase's read keys, derived ahead so a key update is detected with one trial decryption.
+    var nextRemoteKeys: (any PacketProtector)?
+    /// The smallest packet number received in the current key phase.
+    var currentPhaseFirstPacket: UInt64?
+
+    // MARK: Datagrams (RFC 9221)
+
+    var incomingDatagrams = DatagramQueue()
+    var outgoingDatagrams = DatagramQueue()
+
+    // MARK: Endpoint bookkeeping
+
+    /// The endpoint's change collector; commands mark the connection dirty through it.
+    weak var scheduler: ConnectionScheduler?
+    var isDirty = false
+    var isInSendQueue = false
+    var isInEventQueue = false
+    /// The deadline last pushed into the endpoint's timer heap.
+    var scheduledTimeout: Instant?
+    /// Connection IDs the endpoint routes to this connection.
+    var routedConnectionIDs: [ConnectionID] = []
+
+    /// Tells the endpoint that an application command changed this connection.
+    func markDirty() {
+        guard !isDirty, let scheduler else { return }
+        isDirty = true
+        scheduler.dirty.append(self)
+    }
+
+    // MARK: Events
 
     /// Events waiting for `TransportEndpoint.pollEvent()`.
     var events = EventQueue()
+
+    // MARK: Streams and recovery
+
+    /// Streams and flow control (RFC 9000 §2–4).
+    let streams: StreamManager
+    /// Loss detection, RTT and congestion control (RFC 9002).
+    var recovery: LossDetection
+    /// Spreads sends over the RTT (RFC 9002 §7.7).
+    var pacer: Pacer
+    /// When the pacer blocked sending, the instant it allows the next packet.
+    var pacingDeadline: Instant?
+    /// Frames of the packet being built; reused so recording them does not allocate a fresh array each time.
+    var sentFramesScratch: [SentFrame] = []
+    /// Frames of packets written but not yet sealed in the current datagram, per level.
+    var pendingSentFrames: [[SentFrame]] = [[], [], []]
+    /// A keep-alive PING is due (RFC 9000 §10.1.2).
+    var isKeepAlivePending = false
+    /// Current maximum datagram size we send.
+    var maxDatagramSize = 1200
 
     init(
         side: Side,
         handle: ConnectionHandle,
         remoteAddress: NetworkAddress,
-        config: TransportConfig,
-        context: EndpointContext
+        context: EndpointContext,
+        localConnectionID: ConnectionID,
+        peerConnectionID: ConnectionID,
+        originalDestinationConnectionID: ConnectionID,
+        handshake: any HandshakeSession,
+        localTransportParameters: TransportParameters,
+        initialKeys: PacketKeyPair,
+        now: Instant
     ) {
         self.side = side
         self.handle = handle
         self.remoteAddress = remoteAddress
-        self.config = config
         self.context = context
+        self.config = context.config.transport
+        self.handshake = handshake
+        self.localTransportParameters = localTransportParameters
+        self.originalDestinationConnectionID = originalDestinationConnectionID
+        self.peerConnectionIDs = PeerConnectionIDs(initial: peerConnectionID)
+        self.isAddressValidated = side == .client
+        let maxAckDelay = context.config.transport.maxAckDelay
+        self.spaces = [
+            PacketSpace(level: .initial, maxAckDelay: maxAckDelay),
+            PacketSpace(level: .handshake, maxAckDelay: maxAckDelay),
+            PacketSpace(level: .application, maxAckDelay: maxAckDelay),
+        ]
+        let transport = context.config.transport
+        self.streams = StreamManager(side: side, configuration: StreamManager.Configuration(
+            initialMaxData: transport.initialMaxData,
+            initialMaxStreamDataBidiLocal: transport.initialMaxStreamData,
+            initialMaxStreamDataBidiRemote: transport.initialMaxStreamData,
+            initialMaxStreamDataUni: transport.initialMaxStreamData,
+            maxConcurrentBidirectionalStreams: transport.maxConcurrentBidirectionalStreams,
+            maxConcurrentUnidirectionalStreams: transport.maxConcurrentUnidirectionalStreams,
+            sendBufferLimit: transport.streamSendBufferLimit,
+            maxConnectionWindow: transport.maxConnectionWindow,
+            maxStreamWindow: transport.maxStreamWindow))
+        let controller: any CongestionController = switch transport.congestionControl {
+        case .cubic: Cubic(maxDatagramSize: 1200)
+        case .newReno: NewReno(maxDatagramSize: 1200)
+        }
+        self.recovery = LossDetection(side: side, congestionController: controller)
+        self.pacer = Pacer(maxDatagramSize: 1200)
+        sentFramesScratch.reserveCapacity(64)
+        spaces[0].localKeys = initialKeys.local
+        spaces[0].remoteKeys = initialKeys.remote
+        _ = localConnectionIDs.add(
+            localConnectionID, resetToken: context.resetToken(for: localConnectionID), announce: false)
+        if side == .server {
+            peerInitialSourceConnectionID = peerConnectionID
+        }
+        idleTimeout = config.maxIdleTimeout > .zero ? config.maxIdleTimeout : nil
+        idleDeadline = idleTimeout.map { now + $0 }
     }
 
-    /// Queues an unreliable datagram (RFC 9221) for sending.
-    ///
-    /// Throws when the peer does not accept datagrams, the datagram is too large for the peer's limit or for one
-    /// packet, or the send queue is full.
-    public func sendDatagram(_ data: [UInt8]) throws(DatagramError) {
-        throw .unsupportedByPeer
+    /// The Destination Connection ID for packets we send.
+    var destinationConnectionID: ConnectionID { peerConnectionIDs.active.connectionID }
+
+    /// The Source Connection ID for long-header packets we send (our sequence-0 ID).
+    var sourceConnectionID: ConnectionID {
+        localConnectionIDs.lookup(sequenceNumber: 0)?.connectionID ?? localConnectionIDs.issued.first?.connectionID
+            ?? .empty
     }
 
-    /// The oldest received datagram not yet read (RFC 9221), or nil.
-    public func receiveDatagram() -> [UInt8]? {
-        nil
-    }
+    func space(_ level: EncryptionLevel) -> PacketSpace { spaces[level.rawValue] }
+}
 
-    /// Closes the connection with an application error code (CONNECTION_CLOSE 0x1d, RFC 9000 §10.2).
-    ///
-    /// The connection enters the closing state; the peer sees `errorCode` and `reason`. Before the handshake is
-    /// confirmed, the close is sent as a transport CONNECTION_CLOSE 0x1c with APPLICATION_ERROR in Initial and
-    /// Handshake packets (RFC 9000 §10.2.3).
-    public func close(errorCode: UInt64, reason: String, now: Instant) {
-    }
+/// Routing-table changes a connection asks its endpoint to make.
+enum EndpointAction {
+    /// Route packets for this local connection ID to the connection.
+    case addConnectionID(ConnectionID)
+    /// Stop routing this local connection ID.
+    case removeConnectionID(ConnectionID)
 }
 
 /// A FIFO of events with an advancing head, so draining does not shift the array each time.
@@ -91,5 +255,34 @@ struct EventQueue {
             head = 0
         }
         return event
+    }
+}
+
+/// A bounded FIFO of datagrams (RFC 9221 §5: datagrams may be dropped when a queue is full).
+struct DatagramQueue {
+    private var items: [[UInt8]] = []
+    private var head = 0
+
+    var count: Int { items.count - head }
+    var isEmpty: Bool { head == items.count }
+    var first: [UInt8]? { head < items.count ? items[head] : nil }
+
+    mutating func append(_ datagram: [UInt8]) {
+        items.append(datagram)
+    }
+
+    mutating func popFirst() -> [UInt8]? {
+        guard head < items.count else { return nil }
+        let datagram = items[head]
+        items[head] = []
+        head += 1
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head > 64 && head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        return datagram
     }
 }

@@ -3,17 +3,42 @@
 /// The sans-IO counterpart of quinn-proto's `Endpoint` (design.md): the runtime feeds it datagrams and timeouts
 /// and polls it for datagrams, events and the next deadline. Not thread-safe; owned by one event loop.
 public final class TransportEndpoint {
-    let context: EndpointConfigHolder
+    let context: EndpointContext
     var connections: [ConnectionHandle: TransportConnection] = [:]
+    /// Local connection IDs (and a server connection's original DCID) → connection (RFC 9000 §5.2).
+    var routes: [ConnectionID: TransportConnection] = [:]
     var nextHandle: UInt64 = 1
+    /// Connections that may have something to send, in round-robin order.
+    var sendQueue: [TransportConnection] = []
+    var sendQueueHead = 0
+    /// Connections with queued events, in order.
+    var eventQueue: [TransportConnection] = []
+    var eventQueueHead = 0
+    /// Deadlines of all connections.
+    var timers = TimerHeap()
+    /// Connections touched by application commands since the endpoint last looked at them.
+    let scheduler = ConnectionScheduler()
+    /// Stateless datagrams to send (Version Negotiation), bounded.
+    var statelessTransmits: [(destination: NetworkAddress, bytes: [UInt8])] = []
+    static let maxStatelessTransmits = 64
 
-    /// Creates an endpoint; it acts as a server when `config.acceptsIncoming` is true.
+    /// Datagrams dropped because they could not be routed or parsed.
+    public private(set) var droppedDatagrams: UInt64 = 0
+
+    /// Creates an endpoint; it accepts incoming connections when `config.acceptsIncoming` is true.
     public init(config: EndpointConfig) {
-        self.context = EndpointConfigHolder(config: config)
+        self.context = EndpointContext(config: config)
     }
 
     /// How many connections the endpoint tracks, including closing and draining ones.
     public var connectionCount: Int { connections.count }
+
+    /// The connection behind `handle`, or nil once it has been removed.
+    public func connection(_ handle: ConnectionHandle) -> TransportConnection? {
+        connections[handle]
+    }
+
+    // MARK: Input
 
     /// Processes one received UDP datagram (RFC 9000 §5.2).
     ///
@@ -21,52 +46,306 @@ public final class TransportEndpoint {
     /// of at least 1200 bytes; answers unknown versions with Version Negotiation (RFC 9000 §6); drops anything
     /// else. Bad input never throws: it is dropped and counted.
     public func handle(datagram: consuming [UInt8], from remote: NetworkAddress, ecn: UInt8 = 0, now: Instant) {
+        var datagram = datagram
+        let cidLength = context.config.connectionIDLength
+        guard let destination = try? PacketHeader.destinationConnectionID(
+            in: datagram, shortHeaderConnectionIDLength: cidLength)
+        else {
+            droppedDatagrams += 1
+            return
+        }
+        if let connection = routes[destination] {
+            connection.handle(datagram: &datagram, from: remote, ecn: ecn, now: now)
+            afterActivity(connection, now: now)
+            return
+        }
+        // Unknown connection ID: only a long header can start something (RFC 9000 §5.2.2).
+        guard datagram[0] & PacketHeader.longHeaderBit != 0,
+            let header = try? PacketHeader.parse(datagram, at: 0, shortHeaderConnectionIDLength: cidLength)
+        else {
+            droppedDatagrams += 1
+            return
+        }
+        if header.type != .versionNegotiation && header.version != QUICVersion.version1 {
+            respondWithVersionNegotiation(to: header, datagramLength: datagram.count, from: remote)
+            return
+        }
+        guard context.config.acceptsIncoming, header.type == .initial, datagram.count >= 1200,
+            header.destinationConnectionID.count >= 8
+        else {
+            droppedDatagrams += 1
+            return
+        }
+        guard let connection = acceptConnection(header, from: remote, now: now) else {
+            droppedDatagrams += 1
+            return
+        }
+        connection.handle(datagram: &datagram, from: remote, ecn: ecn, now: now)
+        afterActivity(connection, now: now)
+    }
+
+    /// Answers a long-header packet of an unknown version with the versions we support (RFC 9000 §6.1).
+    private func respondWithVersionNegotiation(to header: PacketHeader, datagramLength: Int, from remote: NetworkAddress) {
+        // Only datagrams large enough to be a client's first flight get an answer (RFC 9000 §6.1, §14.1).
+        guard datagramLength >= 1200, statelessTransmits.count < Self.maxStatelessTransmits else {
+            droppedDatagrams += 1
+            return
+        }
+        let response = PacketWriter.encodeVersionNegotiation(
+            destinationConnectionID: header.sourceConnectionID, sourceConnectionID: header.destinationConnectionID,
+            supportedVersions: QUICVersion.supported + [0x1A2A_3A4A])
+        statelessTransmits.append((remote, response))
+    }
+
+    /// Creates a server connection for a client's first Initial (RFC 9000 §7.2).
+    private func acceptConnection(_ header: PacketHeader, from remote: NetworkAddress, now: Instant) -> TransportConnection? {
+        let config = context.config
+        let localConnectionID = context.makeConnectionID()
+        let originalDestination = header.destinationConnectionID
+        let parameters = TransportConnection.makeLocalTransportParameters(
+            config: config.transport, side: .server, sourceConnectionID: localConnectionID,
+            originalDestinationConnectionID: originalDestination,
+            resetToken: context.resetToken(for: localConnectionID))
+        guard let keys = try? config.crypto.makeInitialKeys(
+            destinationConnectionID: originalDestination.bytes, side: .server),
+            let session = try? config.crypto.makeServerSession(localTransportParameters: parameters.encoded())
+        else { return nil }
+        let handle = ConnectionHandle(rawValue: nextHandle)
+        nextHandle += 1
+        let connection = TransportConnection(
+            side: .server, handle: handle, remoteAddress: remote, context: context,
+            localConnectionID: localConnectionID, peerConnectionID: header.sourceConnectionID,
+            originalDestinationConnectionID: originalDestination, handshake: session,
+            localTransportParameters: parameters, initialKeys: keys, now: now)
+        register(connection)
+        addRoute(localConnectionID, to: connection)
+        addRoute(originalDestination, to: connection)
+        return connection
     }
 
     /// Starts a client connection to `remote`, which must prove it holds `expectedPeer`'s key (mutual TLS).
     ///
-    /// The first Initial is produced by the next `pollTransmit`. `alpns` are offered in preference order.
+    /// The first Initial is produced by the next `pollTransmit`. `alpns` are offered in preference order. The
+    /// first Destination Connection ID is random and at least 8 bytes (RFC 9000 §7.2).
     public func connect(
         to remote: NetworkAddress,
         expectedPeer: EndpointID,
         alpns: [[UInt8]],
         now: Instant
     ) throws(TransportError) -> ConnectionHandle {
-        throw TransportError(.internalError, reason: "not implemented")
+        let config = context.config
+        let originalDestination = context.makeConnectionID(length: max(8, config.connectionIDLength))
+        let localConnectionID = context.makeConnectionID()
+        let parameters = TransportConnection.makeLocalTransportParameters(
+            config: config.transport, side: .client, sourceConnectionID: localConnectionID,
+            originalDestinationConnectionID: nil, resetToken: nil)
+        let keys: PacketKeyPair
+        let session: any HandshakeSession
+        do {
+            keys = try config.crypto.makeInitialKeys(destinationConnectionID: originalDestination.bytes, side: .client)
+        } catch {
+            throw TransportError(.internalError, reason: "initial keys: \(error)")
+        }
+        do {
+            session = try config.crypto.makeClientSession(
+                expectedPeer: expectedPeer, alpns: alpns, localTransportParameters: parameters.encoded())
+        } catch {
+            throw TransportConnection.transportError(for: error)
+        }
+        let handle = ConnectionHandle(rawValue: nextHandle)
+        nextHandle += 1
+        let connection = TransportConnection(
+            side: .client, handle: handle, remoteAddress: remote, context: context,
+            localConnectionID: localConnectionID, peerConnectionID: originalDestination,
+            originalDestinationConnectionID: originalDestination, handshake: session,
+            localTransportParameters: parameters, initialKeys: keys, now: now)
+        register(connection)
+        addRoute(localConnectionID, to: connection)
+        connection.startHandshake(now: now)
+        afterActivity(connection, now: now)
+        return handle
     }
+
+    private func register(_ connection: TransportConnection) {
+        connections[connection.handle] = connection
+        connection.scheduler = scheduler
+    }
+
+    private func addRoute(_ connectionID: ConnectionID, to connection: TransportConnection) {
+        guard routes[connectionID] == nil else { return }
+        routes[connectionID] = connection
+        connection.routedConnectionIDs.append(connectionID)
+    }
+
+    private func removeRoute(_ connectionID: ConnectionID, of connection: TransportConnection) {
+        if routes[connectionID] === connection { routes[connectionID] = nil }
+        connection.routedConnectionIDs.removeAll { $0 == connectionID }
+    }
+
+    // MARK: Bookkeeping after any activity
+
+    /// Applies a connection's routing changes, queues it for sending and events, and reschedules its timer.
+    func afterActivity(_ connection: TransportConnection, now: Instant? = nil) {
+        if !connection.endpointActions.isEmpty {
+            for action in connection.endpointActions {
+                switch action {
+                case .addConnectionID(let id): addRoute(id, to: connection)
+                case .removeConnectionID(let id): removeRoute(id, of: connection)
+                }
+            }
+            connection.endpointActions.removeAll()
+        }
+        if !connection.isInSendQueue && connection.state != .closed {
+            connection.isInSendQueue = true
+            sendQueue.append(connection)
+        }
+        if !connection.events.isEmpty && !connection.isInEventQueue {
+            connection.isInEventQueue = true
+            eventQueue.append(connection)
+        }
+        let deadline = connection.nextTimeout()
+        if deadline != connection.scheduledTimeout {
+            connection.scheduledTimeout = deadline
+            if let deadline { timers.push(.init(deadline: deadline, handle: connection.handle)) }
+        }
+        if connection.state == .closed && connection.events.isEmpty {
+            remove(connection)
+        }
+    }
+
+    private func remove(_ connection: TransportConnection) {
+        guard connections[connection.handle] === connection else { return }
+        for id in connection.routedConnectionIDs where routes[id] === connection {
+            routes[id] = nil
+        }
+        connection.routedConnectionIDs.removeAll()
+        connections[connection.handle] = nil
+        connection.scheduledTimeout = nil
+    }
+
+    /// Connections touched by application commands get the same bookkeeping as after network activity.
+    private func processDirtyConnections() {
+        guard !scheduler.dirty.isEmpty else { return }
+        let dirty = scheduler.dirty
+        scheduler.dirty.removeAll(keepingCapacity: true)
+        for connection in dirty {
+            connection.isDirty = false
+            if connections[connection.handle] === connection { afterActivity(connection) }
+        }
+    }
+
+    // MARK: Output
 
     /// Writes the next datagram to send into `buffer` (at least 65,535 bytes), or returns nil when idle.
     ///
     /// Rotates across connections so one bulk sender does not starve the others.
     public func pollTransmit(now: Instant, into buffer: UnsafeMutableRawBufferPointer) -> Transmit? {
-        nil
+        if !statelessTransmits.isEmpty {
+            let (destination, bytes) = statelessTransmits.removeFirst()
+            let size = min(bytes.count, buffer.count)
+            bytes.withUnsafeBytes { source in
+                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[0..<size]))
+            }
+            return Transmit(destination: destination, size: size)
+        }
+        processDirtyConnections()
+        while sendQueueHead < sendQueue.count {
+            let connection = sendQueue[sendQueueHead]
+            sendQueueHead += 1
+            if let size = connection.pollTransmit(now: now, into: buffer) {
+                // Round robin: back of the queue.
+                sendQueue.append(connection)
+                compactSendQueue()
+                let transmit = Transmit(destination: connection.remoteAddress, size: size)
+                afterTransmit(connection, now: now)
+                return transmit
+            }
+            connection.isInSendQueue = false
+            afterTransmit(connection, now: now)
+        }
+        sendQueue.removeAll(keepingCapacity: true)
+        sendQueueHead = 0
+        return nil
+    }
+
+    private func afterTransmit(_ connection: TransportConnection, now: Instant) {
+        let deadline = connection.nextTimeout()
+        if deadline != connection.scheduledTimeout {
+            connection.scheduledTimeout = deadline
+            if let deadline { timers.push(.init(deadline: deadline, handle: connection.handle)) }
+        }
+        if !connection.events.isEmpty && !connection.isInEventQueue {
+            connection.isInEventQueue = true
+            eventQueue.append(connection)
+        }
+        if connection.state == .closed && connection.events.isEmpty { remove(connection) }
+    }
+
+    private func compactSendQueue() {
+        if sendQueueHead > 256 && sendQueueHead * 2 > sendQueue.count {
+            sendQueue.removeFirst(sendQueueHead)
+            sendQueueHead = 0
+        }
     }
 
     /// The earliest instant at which `handleTimeout` must be called, or nil when no timer is armed.
     public func nextTimeout() -> Instant? {
-        nil
+        processDirtyConnections()
+        while let top = timers.top {
+            if let connection = connections[top.handle], connection.scheduledTimeout == top.deadline {
+                return top.deadline
+            }
+            timers.popTop()
+        }
+        return nil
     }
 
     /// Fires every timer due at `now`: loss detection, PTO, ACK delay, idle, pacing, closing/draining.
     public func handleTimeout(now: Instant) {
+        processDirtyConnections()
+        while let top = timers.top, top.deadline <= now {
+            timers.popTop()
+            guard let connection = connections[top.handle], connection.scheduledTimeout == top.deadline else {
+                continue
+            }
+            connection.scheduledTimeout = nil
+            connection.handleTimeout(now: now)
+            afterActivity(connection, now: now)
+        }
     }
 
     /// The next application-visible event, with the connection it belongs to.
     public func pollEvent() -> (ConnectionHandle, ConnectionEvent)? {
-        nil
-    }
-
-    /// The connection behind `handle`, or nil once it has been removed.
-    public func connection(_ handle: ConnectionHandle) -> TransportConnection? {
-        connections[handle]
+        processDirtyConnections()
+        while eventQueueHead < eventQueue.count {
+            let connection = eventQueue[eventQueueHead]
+            if let event = connection.events.popFirst() {
+                if connection.events.isEmpty {
+                    connection.isInEventQueue = false
+                    eventQueueHead += 1
+                    if connection.state == .closed { remove(connection) }
+                }
+                return (connection.handle, event)
+            }
+            connection.isInEventQueue = false
+            eventQueueHead += 1
+        }
+        eventQueue.removeAll(keepingCapacity: true)
+        eventQueueHead = 0
+        return nil
     }
 
     /// Closes every connection with an application error code (RFC 9000 §10.2).
     public func close(errorCode: UInt64, reason: String, now: Instant) {
         for connection in connections.values {
             connection.close(errorCode: errorCode, reason: reason, now: now)
+            afterActivity(connection, now: now)
         }
     }
 }
 
-typealias EndpointConfigHolder = EndpointContext
+/// Collects connections changed by application commands, so the endpoint can queue them for sending and
+/// reschedule their timers without scanning every connection.
+final class ConnectionScheduler {
+    var dirty: [TransportConnection] = []
+}

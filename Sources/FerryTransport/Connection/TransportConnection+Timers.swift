@@ -1,0 +1,92 @@
+/// The connection's timers: loss detection and PTO (RFC 9002 §6), delayed ACKs (RFC 9000 §13.2.1), pacing
+/// (RFC 9002 §7.7), idle timeout and keep-alive (RFC 9000 §10.1), closing/draining (RFC 9000 §10.2) and the
+/// retention of old 1-RTT keys after a key update (RFC 9001 §6.5).
+extension TransportConnection {
+    /// The earliest instant at which `handleTimeout` has work to do, or nil.
+    func nextTimeout() -> Instant? {
+        switch state {
+        case .closed:
+            return nil
+        case .closing, .draining:
+            return closeDeadline
+        case .handshaking, .established:
+            break
+        }
+        var earliest = idleDeadline
+        func consider(_ instant: Instant?) {
+            guard let instant else { return }
+            if earliest.map({ instant < $0 }) ?? true { earliest = instant }
+        }
+        consider(recovery.lossDetectionTimeout())
+        for space in spaces where !space.isDiscarded && space.localKeys != nil {
+            consider(space.received.ackDeadline)
+        }
+        consider(pacingDeadline)
+        consider(previousRemoteKeysDeadline)
+        if let keepAliveInterval = config.keepAliveInterval, isHandshakeComplete, !isKeepAlivePending {
+            consider((lastAckElicitingSentTime ?? .zero) + keepAliveInterval)
+        }
+        return earliest
+    }
+
+    /// Fires every timer due at `now`.
+    func handleTimeout(now: Instant) {
+        switch state {
+        case .closed:
+            return
+        case .closing, .draining:
+            if let closeDeadline, now >= closeDeadline { enterClosed(now: now) }
+            return
+        case .handshaking, .established:
+            break
+        }
+        if let idleDeadline, now >= idleDeadline {
+            handleIdleTimeout(now: now)
+            return
+        }
+        if let deadline = previousRemoteKeysDeadline, now >= deadline {
+            previousRemoteKeys = nil
+            previousRemoteKeysDeadline = nil
+        }
+        if let deadline = pacingDeadline, now >= deadline {
+            pacingDeadline = nil
+        }
+        if let keepAliveInterval = config.keepAliveInterval, isHandshakeComplete,
+            now >= (lastAckElicitingSentTime ?? .zero) + keepAliveInterval
+        {
+            isKeepAlivePending = true
+        }
+        if let deadline = recovery.lossDetectionTimeout(), now >= deadline {
+            handleLossDetectionTimeout(now: now)
+        }
+    }
+
+    private func handleLossDetectionTimeout(now: Instant) {
+        switch recovery.onTimeout(now: now) {
+        case .none:
+            break
+        case .packetsLost(let space, let packets, _):
+            let level = EncryptionLevel(rawValue: space.rawValue) ?? .application
+            onPacketsLost(packets, level: level)
+        case .sendProbes(let space, let count):
+            let level = EncryptionLevel(rawValue: space.rawValue) ?? .application
+            var target = self.space(level)
+            if target.isDiscarded || target.localKeys == nil {
+                // Probe in the highest level we can send in.
+                guard let fallback = spaces.last(where: { !$0.isDiscarded && $0.localKeys != nil }) else { return }
+                target = fallback
+            }
+            target.probesOwed = max(target.probesOwed, count)
+            if target.level != .application {
+                // Retransmit outstanding handshake data in the probes (RFC 9002 §6.2.4).
+                for packet in recovery.outstandingPackets(in: target.level.packetNumberSpace) {
+                    for frame in packet.frames {
+                        if case .crypto(_, let offset, let length) = frame {
+                            target.cryptoSend.onLost(offset: offset, length: length)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
