@@ -1,0 +1,143 @@
+import FerryTransport
+import NIOCore
+
+/// An established QUIC connection to an authenticated peer.
+///
+/// Handed out only after the TLS handshake completed, so `remoteID` is the proven identity of the peer (mutual
+/// TLS, RFC 9001 §4.4) and `alpn` the negotiated protocol. All methods may be called from any task. Releasing
+/// the last reference closes the connection with code 0, as quinn does.
+public final class Connection: Sendable {
+    /// The peer's endpoint id, proven in the TLS handshake.
+    public let remoteID: EndpointID
+    /// The negotiated application protocol (RFC 7301).
+    public let alpn: String
+    /// Whether this endpoint dialed (`.client`) or accepted (`.server`).
+    public let side: Side
+    /// The peer's address when the handshake completed.
+    public let remoteAddress: HostPort
+
+    let core: EndpointCore
+    let handle: ConnectionHandle
+
+    init(
+        core: EndpointCore,
+        handle: ConnectionHandle,
+        remoteID: EndpointID,
+        alpn: String,
+        side: Side,
+        remoteAddress: HostPort
+    ) {
+        self.core = core
+        self.handle = handle
+        self.remoteID = remoteID
+        self.alpn = alpn
+        self.side = side
+        self.remoteAddress = remoteAddress
+    }
+
+    deinit {
+        let handle = self.handle
+        core.driver.send { $0.connectionReleased(handle) }
+    }
+
+    var driver: NIOLoopBound<EndpointDriver> { core.driver }
+
+    // MARK: Streams
+
+    /// Opens a bidirectional stream (RFC 9000 §2.1), waiting while the peer's stream limit is reached.
+    ///
+    /// The peer learns of the stream when the first bytes (or FIN) arrive, as in every QUIC stack.
+    public func openBidirectionalStream() async throws(ConnectionError) -> (SendStream, ReceiveStream) {
+        let stream = try await openStream(bidirectional: true)
+        return (SendStream(connection: self, id: stream), ReceiveStream(connection: self, id: stream))
+    }
+
+    /// Opens a unidirectional stream, waiting while the peer's stream limit is reached.
+    public func openUnidirectionalStream() async throws(ConnectionError) -> SendStream {
+        SendStream(connection: self, id: try await openStream(bidirectional: false))
+    }
+
+    /// Waits for the peer to open a bidirectional stream.
+    public func acceptBidirectionalStream() async throws(ConnectionError) -> (SendStream, ReceiveStream) {
+        let stream = try await acceptStream(bidirectional: true)
+        return (SendStream(connection: self, id: stream), ReceiveStream(connection: self, id: stream))
+    }
+
+    /// Waits for the peer to open a unidirectional stream.
+    public func acceptUnidirectionalStream() async throws(ConnectionError) -> ReceiveStream {
+        ReceiveStream(connection: self, id: try await acceptStream(bidirectional: false))
+    }
+
+    private func openStream(bidirectional: Bool) async throws(ConnectionError) -> StreamID {
+        let handle = self.handle
+        let token = WaiterToken()
+        return try await driver.performCancellable { driver, resumer in
+            driver.openStream(handle, bidirectional: bidirectional, token: token, resumer: resumer)
+        } onCancel: { driver in
+            driver.cancelStreamWaiter(handle, token: token)
+        }.get()
+    }
+
+    private func acceptStream(bidirectional: Bool) async throws(ConnectionError) -> StreamID {
+        let handle = self.handle
+        let token = WaiterToken()
+        return try await driver.performCancellable { driver, resumer in
+            driver.acceptStream(handle, bidirectional: bidirectional, token: token, resumer: resumer)
+        } onCancel: { driver in
+            driver.cancelStreamWaiter(handle, token: token)
+        }.get()
+    }
+
+    // MARK: Datagrams
+
+    /// Sends an unreliable datagram (RFC 9221); it may be lost and is never retransmitted.
+    public func sendDatagram(_ bytes: [UInt8]) async throws(DatagramError) {
+        let handle = self.handle
+        try await driver.compute { $0.sendDatagram(handle, bytes: bytes) }.get()
+    }
+
+    /// Waits for the next unreliable datagram from the peer (RFC 9221).
+    public func receiveDatagram() async throws(ConnectionError) -> [UInt8] {
+        let handle = self.handle
+        let token = WaiterToken()
+        return try await driver.performCancellable { driver, resumer in
+            driver.receiveDatagram(handle, token: token, resumer: resumer)
+        } onCancel: { driver in
+            driver.cancelReceiveDatagram(handle, token: token)
+        }.get()
+    }
+
+    // MARK: Lifecycle
+
+    /// Closes the connection with an application error code and reason (CONNECTION_CLOSE 0x1d, RFC 9000 §10.2).
+    ///
+    /// Pending operations fail with `.closed`; the peer sees `code` and `reason`.
+    public func close(code: UInt64 = 0, reason: String = "") {
+        let handle = self.handle
+        driver.send { $0.closeConnection(handle, errorCode: code, reason: reason) }
+    }
+
+    /// Waits until the connection has ended and returns why.
+    public var closed: ConnectionCloseReason {
+        get async {
+            let handle = self.handle
+            return await driver.perform { driver, resumer in driver.waitClosed(handle, resumer: resumer) }
+        }
+    }
+
+    /// Why the connection ended, or nil while it is open.
+    public var closeReason: ConnectionCloseReason? {
+        get async {
+            let handle = self.handle
+            return await driver.compute { $0.closeReason(handle) }
+        }
+    }
+
+    /// Current counters and path estimates (RTT, congestion window, bytes and packets, RFC 9002).
+    public var stats: ConnectionStats {
+        get async {
+            let handle = self.handle
+            return await driver.compute { $0.stats(handle) } ?? ConnectionStats()
+        }
+    }
+}

@@ -1,0 +1,248 @@
+import FerryTransport
+import Logging
+import NIOCore
+import NIOPosix
+
+/// A QUIC endpoint: one UDP socket that dials and accepts any number of connections.
+///
+/// Endpoints are identified by an Ed25519 key (`id`); dialing is by id, and TLS is mutual (RFC 9001 §4.4 with
+/// the certificate key pinned to the id), so every `Connection` knows its peer's id. All connections share the
+/// socket; datagrams are routed to them by connection ID (RFC 9000 §5.2).
+public final class Endpoint: Sendable {
+    /// This endpoint's id (its Ed25519 public key).
+    public let id: EndpointID
+    /// The socket's local address (the real port when bound to port 0).
+    public let localAddress: HostPort
+    /// The ALPN protocols this endpoint accepts; empty means it only dials.
+    public let alpns: [String]
+
+    let core: EndpointCore
+
+    private init(id: EndpointID, localAddress: HostPort, alpns: [String], core: EndpointCore) {
+        self.id = id
+        self.localAddress = localAddress
+        self.alpns = alpns
+        self.core = core
+    }
+
+    /// This endpoint's dialable address, `ID@ip:port`.
+    public var address: EndpointAddress {
+        EndpointAddress(id: id, directAddresses: [localAddress])
+    }
+
+    /// Binds a UDP socket and starts an endpoint on it.
+    ///
+    /// - Parameters:
+    ///   - host: the local IP to bind (`0.0.0.0`, `::` for dual stack, or a specific address).
+    ///   - port: the UDP port; 0 picks a free one (see `localAddress`).
+    ///   - identity: the Ed25519 key pair whose public key is this endpoint's id.
+    ///   - alpns: the application protocols this endpoint accepts from dialing peers; empty = dial only.
+    ///   - configuration: transport limits and runtime settings.
+    public static func bind(
+        host: String = "0.0.0.0",
+        port: Int = 0,
+        identity: EndpointIdentity,
+        alpns: [String],
+        configuration: EndpointConfiguration = EndpointConfiguration()
+    ) async throws(EndpointError) -> Endpoint {
+        let socketAddress: SocketAddress
+        do {
+            socketAddress = try SocketAddress(ipAddress: host, port: port)
+        } catch {
+            throw .invalidBindAddress(host: host, port: port)
+        }
+        let crypto: OpenSSLCryptoProvider
+        do {
+            crypto = try OpenSSLCryptoProvider(
+                identity: identity,
+                serverALPNs: alpns.map { Array($0.utf8) },
+                cipherSuites: configuration.cipherSuites
+            )
+        } catch {
+            throw .tlsSetupFailed(error)
+        }
+        let endpointConfig = EndpointConfig(
+            transport: configuration.transport,
+            crypto: crypto,
+            connectionIDLength: configuration.connectionIDLength,
+            acceptsIncoming: !alpns.isEmpty
+        )
+        let group = configuration.eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
+        let eventLoop = group.next()
+        let socketIsIPv6 = socketAddress.protocol == .inet6
+        let batch = max(1, configuration.receiveBatchSize)
+        let localID = identity.id
+        let bootstrap = DatagramBootstrap(group: eventLoop)
+            .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(configuration.socketBufferSize))
+            .channelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(configuration.socketBufferSize))
+            .channelOption(.datagramVectorReadMessageCount, value: batch)
+            .channelOption(
+                .recvAllocator,
+                value: FixedSizeRecvByteBufferAllocator(capacity: batch * max(configuration.maximumReceiveDatagramSize, 1500))
+            )
+            .channelOption(.writeBufferWaterMark, value: .init(low: 256 << 10, high: 1 << 20))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let driver = EndpointDriver(
+                        transport: TransportEndpoint(config: endpointConfig),
+                        configuration: configuration,
+                        eventLoop: channel.eventLoop,
+                        localID: localID,
+                        acceptsIncoming: !alpns.isEmpty,
+                        socketIsIPv6: socketIsIPv6
+                    )
+                    try channel.pipeline.syncOperations.addHandler(driver)
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.bind(to: socketAddress).get()
+        } catch let error as IOError {
+            throw .bindFailed(host: host, port: port, errno: error.errnoCode)
+        } catch {
+            throw .bindFailed(host: host, port: port, errno: 0)
+        }
+        let driver: NIOLoopBound<EndpointDriver>
+        do {
+            driver = try await channel.eventLoop.submit {
+                NIOLoopBound(
+                    try channel.pipeline.syncOperations.handler(type: EndpointDriver.self),
+                    eventLoop: channel.eventLoop
+                )
+            }.get()
+        } catch {
+            channel.close(promise: nil)
+            throw .bindFailed(host: host, port: port, errno: 0)
+        }
+        let core = EndpointCore(driver: driver, channel: channel)
+        await driver.compute { $0.core = core }
+        let local = channel.localAddress.flatMap(SocketAddressCache.convert)?.hostPort ?? HostPort(host: host, port: 0)
+        configuration.logger.debug("endpoint bound", metadata: ["id": "\(localID)", "address": "\(local)"])
+        return Endpoint(id: localID, localAddress: local, alpns: alpns, core: core)
+    }
+
+    /// Dials `address`, offering one ALPN protocol; returns once the handshake completed.
+    ///
+    /// The peer must prove it holds `address.id`'s key; otherwise the handshake fails with
+    /// `.closed(.tlsFailure(...))` and no `Connection` is handed out.
+    public func connect(to address: EndpointAddress, alpn: String) async throws(ConnectionError) -> Connection {
+        try await connect(to: address, alpns: [alpn])
+    }
+
+    /// Dials `address`, offering `alpns` in preference order.
+    ///
+    /// Candidate addresses are tried in order until one completes a handshake. A TLS failure stops the search:
+    /// the id, not the address, is what failed. (Racing candidates, Happy Eyeballs style, is future work.)
+    public func connect(to address: EndpointAddress, alpns: [String]) async throws(ConnectionError) -> Connection {
+        let candidates = resolve(address)
+        guard !candidates.isEmpty else { throw .unresolvableAddress(address) }
+        let alpnBytes = alpns.map { Array($0.utf8) }
+        var lastError = ConnectionError.unresolvableAddress(address)
+        for remote in candidates {
+            let token = WaiterToken()
+            let result = await core.driver.performCancellable { driver, resumer in
+                driver.connect(to: remote, expectedPeer: address.id, alpns: alpnBytes, token: token, resumer: resumer)
+            } onCancel: { driver in
+                driver.cancelConnect(token: token)
+            }
+            switch result {
+            case .success(let connection):
+                return connection
+            case .failure(let error):
+                switch error {
+                case .closed(.tlsFailure), .cancelled, .endpointClosed:
+                    throw error
+                default:
+                    lastError = error
+                }
+            }
+        }
+        throw lastError
+    }
+
+    /// The next incoming connection whose handshake completed, or nil once the endpoint is closed.
+    public func accept() async throws(ConnectionError) -> Connection? {
+        let token = WaiterToken()
+        let result = await core.driver.performCancellable { driver, resumer in
+            driver.acceptIncoming(token: token, resumer: resumer)
+        } onCancel: { driver in
+            driver.cancelAcceptIncoming(token: token)
+        }
+        return try result.get()
+    }
+
+    /// Incoming connections as an async sequence; it ends when the endpoint closes.
+    public var incomingConnections: IncomingConnections {
+        IncomingConnections(endpoint: self)
+    }
+
+    /// Closes gracefully: CONNECTION_CLOSE (code 0) to every peer, then waits until the transport has finished
+    /// with every connection (RFC 9000 §10.2) or `closeTimeout` passes, then closes the socket.
+    public func close() async {
+        await core.driver.perform { driver, resumer in driver.close(resumer: resumer) }
+    }
+
+    /// How many connections the transport tracks (including closing ones).
+    public var connectionCount: Int {
+        get async { await core.driver.compute { $0.transport.connectionCount } }
+    }
+
+    /// Turns candidate host names into transport addresses this socket can reach.
+    private func resolve(_ address: EndpointAddress) -> [NetworkAddress] {
+        let socketIsIPv6 = localAddress.host.contains(":")
+        var result: [NetworkAddress] = []
+        for candidate in address.directAddresses {
+            var resolved: NetworkAddress?
+            if let ip = candidate.ipAddress {
+                resolved = NetworkAddress(ipBytes: ip, port: candidate.port)
+            } else if let socketAddress = try? SocketAddress.makeAddressResolvingHost(
+                candidate.host,
+                port: Int(candidate.port)
+            ) {
+                resolved = SocketAddressCache.convert(socketAddress)
+            }
+            guard let resolved else { continue }
+            if !socketIsIPv6, !resolved.isIPv4 { continue }
+            result.append(resolved)
+        }
+        return result
+    }
+}
+
+/// The incoming connections of an endpoint, as an async sequence that ends when the endpoint closes.
+public struct IncomingConnections: AsyncSequence, Sendable {
+    public typealias Element = Connection
+
+    let endpoint: Endpoint
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(endpoint: endpoint)
+    }
+
+    /// Yields each accepted connection; nil at endpoint close or when the waiting task is cancelled.
+    public struct Iterator: AsyncIteratorProtocol {
+        let endpoint: Endpoint
+
+        public mutating func next() async -> Connection? {
+            (try? await endpoint.accept()) ?? nil
+        }
+    }
+}
+
+/// Why an endpoint could not be started.
+public enum EndpointError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The bind host is not an IP literal.
+    case invalidBindAddress(host: String, port: Int)
+    /// The socket could not be bound (`errno` is 0 when the failure was not a system call error).
+    case bindFailed(host: String, port: Int, errno: Int32)
+    /// OpenSSL rejected the TLS configuration (for example an empty cipher suite list or a bad ALPN).
+    case tlsSetupFailed(HandshakeError)
+
+    public var description: String {
+        switch self {
+        case .invalidBindAddress(let host, let port): "invalid bind address \(host):\(port)"
+        case .bindFailed(let host, let port, let errno): "cannot bind \(host):\(port) (errno \(errno))"
+        case .tlsSetupFailed(let error): "TLS setup failed: \(error.reason)"
+        }
+    }
+}

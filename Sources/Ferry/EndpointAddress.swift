@@ -1,0 +1,140 @@
+/// Where to reach an endpoint: its id plus one or more UDP addresses to try.
+///
+/// The text form is `ID@host:port` or `ID@host1:port1,host2:port2`, where `ID` is the 64-hex-character endpoint
+/// id and IPv6 literals are written in brackets (`ID@[::1]:4433`). Dialing by id means TLS must prove the
+/// server holds the matching Ed25519 key, so the addresses are only hints on where to find it; the id is the
+/// authentication (RFC 9001 §4.4 with the certificate key pinned to the id).
+public struct EndpointAddress: Sendable, Hashable, CustomStringConvertible, LosslessStringConvertible {
+    /// The identity the peer must prove in the handshake.
+    public var id: EndpointID
+    /// Candidate addresses, tried in order.
+    public var directAddresses: [HostPort]
+
+    /// Creates an address from an id and at least one candidate address.
+    public init(id: EndpointID, directAddresses: [HostPort]) {
+        self.id = id
+        self.directAddresses = directAddresses
+    }
+
+    /// Parses `ID@host:port[,host:port…]`; returns nil on malformed input (use `init(parsing:)` for the reason).
+    public init?(_ description: String) {
+        guard let parsed = try? EndpointAddress(parsing: description) else { return nil }
+        self = parsed
+    }
+
+    /// Parses `ID@host:port[,host:port…]`, reporting precisely what is wrong with malformed input.
+    public init(parsing text: String) throws(EndpointAddressError) {
+        guard let at = text.lastIndex(of: "@") else { throw .missingSeparator }
+        let idText = text[text.startIndex..<at]
+        guard let id = EndpointID(hex: idText) else { throw .invalidEndpointID(String(idText)) }
+        let rest = text[text.index(after: at)...]
+        guard !rest.isEmpty else { throw .missingAddress }
+        var addresses: [HostPort] = []
+        for part in rest.split(separator: ",", omittingEmptySubsequences: false) {
+            addresses.append(try HostPort(parsing: part))
+        }
+        self.init(id: id, directAddresses: addresses)
+    }
+
+    /// `ID@host:port[,host:port…]`, the form `init(parsing:)` accepts.
+    public var description: String {
+        id.hex + "@" + directAddresses.map(\.description).joined(separator: ",")
+    }
+}
+
+/// A host (IP literal or DNS name) and a UDP port.
+///
+/// Kept as text until dialing so a name can be resolved at connect time; IP literals are validated while parsing.
+public struct HostPort: Sendable, Hashable, CustomStringConvertible {
+    /// An IPv4 literal, an IPv6 literal without brackets, or a DNS name.
+    public var host: String
+    /// The UDP port.
+    public var port: UInt16
+
+    /// Creates a host and port without validation.
+    public init(host: String, port: UInt16) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port` or `[ipv6]:port`.
+    public init(parsing text: some StringProtocol) throws(EndpointAddressError) {
+        let text = Substring(text)
+        guard !text.isEmpty else { throw .missingAddress }
+        let hostText: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { throw .invalidHost(String(text)) }
+            hostText = text[text.index(after: text.startIndex)..<close]
+            let afterClose = text[text.index(after: close)...]
+            guard afterClose.hasPrefix(":") else { throw .missingPort(String(text)) }
+            portText = afterClose.dropFirst()
+            guard IPAddressParser.parseIPv6(hostText) != nil else { throw .invalidHost(String(hostText)) }
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { throw .missingPort(String(text)) }
+            hostText = text[text.startIndex..<colon]
+            portText = text[text.index(after: colon)...]
+            guard !hostText.contains(":") else {
+                // An unbracketed IPv6 literal is ambiguous with the port separator.
+                throw .invalidHost(String(hostText))
+            }
+            guard Self.isValidHostName(hostText) else { throw .invalidHost(String(hostText)) }
+            if hostText.allSatisfy({ $0.isNumber || $0 == "." }), IPAddressParser.parseIPv4(hostText) == nil {
+                throw .invalidHost(String(hostText))
+            }
+        }
+        guard !portText.isEmpty, portText.allSatisfy({ $0.isASCII && $0.isNumber }), let port = UInt16(portText)
+        else { throw .invalidPort(String(portText)) }
+        self.init(host: String(hostText), port: port)
+    }
+
+    /// The IP address, when `host` is a literal.
+    public var ipAddress: [UInt8]? {
+        IPAddressParser.parseIPv4(host) ?? IPAddressParser.parseIPv6(host)
+    }
+
+    /// `host:port`, with IPv6 literals in brackets.
+    public var description: String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    private static func isValidHostName(_ name: Substring) -> Bool {
+        guard !name.isEmpty, name.utf8.count <= 253 else { return false }
+        return name.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"):
+                return true
+            default:
+                return false
+            }
+        }
+    }
+}
+
+/// Why an endpoint address string was rejected.
+public enum EndpointAddressError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// There is no `@` between the id and the addresses.
+    case missingSeparator
+    /// The id is not 64 hex characters.
+    case invalidEndpointID(String)
+    /// Nothing follows `@`, or a comma-separated entry is empty.
+    case missingAddress
+    /// The host is neither a valid IP literal nor a valid DNS name.
+    case invalidHost(String)
+    /// The entry has no `:port`.
+    case missingPort(String)
+    /// The port is not a number in 0…65535.
+    case invalidPort(String)
+
+    public var description: String {
+        switch self {
+        case .missingSeparator: "expected ID@host:port"
+        case .invalidEndpointID(let text): "endpoint id must be 64 hex characters, got \"\(text)\""
+        case .missingAddress: "missing host:port after the endpoint id"
+        case .invalidHost(let text): "invalid host \"\(text)\""
+        case .missingPort(let text): "missing :port in \"\(text)\""
+        case .invalidPort(let text): "invalid port \"\(text)\""
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import FerryTransport
+import Logging
+import NIOCore
+
+/// How an `Endpoint` behaves: transport limits plus the runtime's socket, queue and shutdown settings.
+///
+/// The transport part is advertised to peers as transport parameters (RFC 9000 §18.2); the rest never leaves
+/// this process. Defaults match the quinn perf peer (4 MiB socket buffers) so benchmarks compare like with like.
+public struct EndpointConfiguration: Sendable {
+    /// Transport limits and behaviour for every connection (flow-control windows, idle timeout, stream limits).
+    public var transport: TransportConfig
+    /// The TLS 1.3 cipher suites offered and accepted (RFC 9001 §5.3), in preference order.
+    public var cipherSuites: [CipherSuite]
+    /// Length of the connection IDs this endpoint issues (RFC 9000 §5.1), 4…20.
+    public var connectionIDLength: Int
+    /// How long `Endpoint.close()` waits for peers to see CONNECTION_CLOSE before the socket closes anyway.
+    public var closeTimeout: Duration
+    /// SO_RCVBUF and SO_SNDBUF in bytes; the kernel caps them at `net.core.{r,w}mem_max`.
+    public var socketBufferSize: Int
+    /// Datagrams read per `recvmmsg` call.
+    public var receiveBatchSize: Int
+    /// The largest datagram the receive path accepts; larger ones are truncated and then fail authentication.
+    public var maximumReceiveDatagramSize: Int
+    /// Datagrams written per flush before the driver yields to reads.
+    public var sendBatchSize: Int
+    /// Incoming connections that finished their handshake but were not yet accepted; beyond this, new ones are
+    /// refused so a slow application cannot make the queue grow without bound.
+    public var incomingConnectionQueueLimit: Int
+    /// The event loops to run on; nil uses NIO's shared singleton group.
+    public var eventLoopGroup: (any EventLoopGroup)?
+    /// Where the runtime logs (connection lifecycle at debug, socket failures at error).
+    public var logger: Logger
+
+    /// Creates a configuration; every parameter has a default suited to a LAN or WAN peer.
+    public init(
+        transport: TransportConfig = TransportConfig(),
+        cipherSuites: [CipherSuite] = CipherSuite.allCases,
+        connectionIDLength: Int = 8,
+        closeTimeout: Duration = .seconds(3),
+        socketBufferSize: Int = 4 << 20,
+        receiveBatchSize: Int = 64,
+        maximumReceiveDatagramSize: Int = 2048,
+        sendBatchSize: Int = 64,
+        incomingConnectionQueueLimit: Int = 256,
+        eventLoopGroup: (any EventLoopGroup)? = nil,
+        logger: Logger = Logger(label: "ferry")
+    ) {
+        self.transport = transport
+        self.cipherSuites = cipherSuites
+        self.connectionIDLength = connectionIDLength
+        self.closeTimeout = closeTimeout
+        self.socketBufferSize = socketBufferSize
+        self.receiveBatchSize = receiveBatchSize
+        self.maximumReceiveDatagramSize = maximumReceiveDatagramSize
+        self.sendBatchSize = sendBatchSize
+        self.incomingConnectionQueueLimit = incomingConnectionQueueLimit
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+    }
+}

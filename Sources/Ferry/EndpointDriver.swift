@@ -1,0 +1,307 @@
+import FerryTransport
+import Logging
+import NIOCore
+
+/// The event-loop half of an `Endpoint`: owns the `TransportEndpoint` and moves bytes between it and the socket.
+///
+/// It is the UDP channel's only handler, so it runs on the channel's event loop and needs no locks: the
+/// transport is not thread-safe and is only touched here (design.md: data flows socket → transport → events on
+/// receive and command → transport → `pollTransmit` → batched write on send).
+///
+/// - Receive: NIO reads a batch with `recvmmsg`; each datagram goes to `handle(datagram:from:now:)`, and after
+///   the batch (`channelReadComplete`) the driver drains events once and flushes transmits once.
+/// - Send: `pollTransmit` writes straight into one ByteBuffer per batch (no per-datagram allocation); the
+///   datagrams are written as slices of it and flushed together. When the channel stops being writable the
+///   driver stops polling and resumes on `channelWritabilityChanged`.
+/// - Timers: one scheduled callback for `nextTimeout()`. It is only moved when the deadline gets earlier; a
+///   callback that fires early finds nothing due and re-arms, which is cheaper than rescheduling on every ACK.
+///
+/// TODO(perf): GSO (`Transmit.segmentSize`, `ChannelOptions.datagramSegmentSize`) and GRO
+/// (`ChannelOptions.datagramReceiveOffload`) would cut syscalls per datagram further; ECN is not yet reported.
+final class EndpointDriver: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    /// The minimum buffer `pollTransmit` may be given (transport contract).
+    static let transmitBufferMinimum = 65_535
+
+    let transport: TransportEndpoint
+    let configuration: EndpointConfiguration
+    let eventLoop: any EventLoop
+    let localID: EndpointID
+    let acceptsIncoming: Bool
+    var logger: Logger
+
+    var context: ChannelHandlerContext?
+    /// The public objects' shared core, set after bind; weak so the driver never keeps the socket open itself.
+    weak var core: EndpointCore?
+    var addressCache: SocketAddressCache
+
+    // Send path.
+    var isWritable = true
+    /// Where (offset, size, destination, ECN) each datagram of the current batch sits in the batch buffer.
+    var batchTransmits: [(offset: Int, size: Int, destination: SocketAddress, ecn: UInt8)] = []
+    let sendBufferCapacity: Int
+
+    // Drive scheduling.
+    var isDriveScheduled = false
+    var isDriving = false
+    /// `now` for the receive batch in progress, read once per batch.
+    var batchNow: Instant?
+
+    // Timer.
+    var timer: NIOScheduledCallback?
+    var timerDeadline: Instant?
+
+    // Connections.
+    var connections: [ConnectionHandle: ConnectionRuntime] = [:]
+    var incomingQueue = CircularBuffer<Connection>()
+    var incomingWaiters = CircularBuffer<Waiter<Result<Connection?, ConnectionError>>>()
+
+    // Shutdown.
+    enum State {
+        case open
+        case closing
+        case closed
+    }
+    var state: State = .open
+    var closeWaiters: [Resumer<Void>] = []
+    var closeDeadlineTask: Scheduled<Void>?
+
+    init(
+        transport: TransportEndpoint,
+        configuration: EndpointConfiguration,
+        eventLoop: any EventLoop,
+        localID: EndpointID,
+        acceptsIncoming: Bool,
+        socketIsIPv6: Bool
+    ) {
+        self.transport = transport
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.localID = localID
+        self.acceptsIncoming = acceptsIncoming
+        self.logger = configuration.logger
+        self.addressCache = SocketAddressCache(socketIsIPv6: socketIsIPv6)
+        let batch = max(1, configuration.sendBatchSize)
+        self.sendBufferCapacity = batch * max(configuration.transport.maxUDPPayloadSize, 1500)
+            + Self.transmitBufferMinimum
+        batchTransmits.reserveCapacity(batch)
+    }
+
+    /// A Sendable reference to this driver for closures that hop onto its loop.
+    var loopBound: NIOLoopBound<EndpointDriver> {
+        NIOLoopBound(self, eventLoop: eventLoop)
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        guard state != .closed, let remote = addressCache.networkAddress(for: envelope.remoteAddress) else { return }
+        let now: Instant
+        if let batchNow {
+            now = batchNow
+        } else {
+            now = LoopClock.now()
+            batchNow = now
+        }
+        // The transport takes ownership of an array (its contract), so this copy is the one allocation per
+        // received datagram; the receive buffer itself is pooled by NIO.
+        let bytes = Array(envelope.data.readableBytesView)
+        let ecn: UInt8
+        switch envelope.metadata?.ecnState {
+        case .some(.transportCapableFlag0): ecn = 0b10
+        case .some(.transportCapableFlag1): ecn = 0b01
+        case .some(.congestionExperienced): ecn = 0b11
+        default: ecn = 0
+        }
+        transport.handle(datagram: bytes, from: remote, ecn: ecn, now: now)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        batchNow = nil
+        drive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        isWritable = context.channel.isWritable
+        if isWritable { drive() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // ICMP errors (ECONNREFUSED etc.) surface here; QUIC recovers through its own timers.
+        logger.debug("socket error", metadata: ["error": "\(error)"])
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if state != .closed {
+            logger.debug("socket closed")
+            finishClose(channelAlreadyClosed: true)
+        }
+        context.fireChannelInactive()
+    }
+
+    // MARK: Driving the transport
+
+    /// Runs `drive()` once soon, coalescing any number of requests made before it runs.
+    func scheduleDrive() {
+        guard !isDriveScheduled, !isDriving else { return }
+        isDriveScheduled = true
+        let bound = loopBound
+        eventLoop.execute { bound.value.drive() }
+    }
+
+    /// Drains events, flushes transmits and re-arms the timer: the one place output leaves the transport.
+    func drive() {
+        isDriveScheduled = false
+        isDriving = true
+        processEvents()
+        let sentFullBatch = flushTransmits(now: LoopClock.now())
+        // Sending can complete a close (the last CONNECTION_CLOSE) or surface new events.
+        processEvents()
+        isDriving = false
+        if sentFullBatch { scheduleDrive() }
+        armTimer()
+        if state == .closing, transport.connectionCount == 0 { finishClose(channelAlreadyClosed: false) }
+    }
+
+    /// Polls up to one batch of datagrams into a fresh buffer and writes them with one flush.
+    ///
+    /// Returns true if the batch filled up, so more output may be waiting (the caller yields to reads first).
+    private func flushTransmits(now: Instant) -> Bool {
+        guard let context, isWritable, state != .closed else { return false }
+        let batchLimit = max(1, configuration.sendBatchSize)
+        var buffer = context.channel.allocator.buffer(capacity: sendBufferCapacity)
+        batchTransmits.removeAll(keepingCapacity: true)
+        // All datagrams are written into `buffer` before any slice of it exists, so the writes never trigger a
+        // copy-on-write of the shared storage.
+        while batchTransmits.count < batchLimit, buffer.writableBytes >= Self.transmitBufferMinimum {
+            let offset = buffer.writerIndex
+            var transmit: Transmit?
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.transmitBufferMinimum) { pointer in
+                transmit = transport.pollTransmit(now: now, into: pointer)
+                return transmit?.size ?? 0
+            }
+            guard let transmit else { break }
+            guard let destination = addressCache.socketAddress(for: transmit.destination) else {
+                logger.debug("dropping datagram to unreachable address", metadata: ["to": "\(transmit.destination)"])
+                continue
+            }
+            batchTransmits.append((offset, transmit.size, destination, transmit.ecn))
+        }
+        guard !batchTransmits.isEmpty else { return false }
+        for item in batchTransmits {
+            guard let slice = buffer.getSlice(at: item.offset, length: item.size) else { continue }
+            let metadata: AddressedEnvelope<ByteBuffer>.Metadata?
+            switch item.ecn & 0b11 {
+            case 0b10: metadata = .init(ecnState: .transportCapableFlag0)
+            case 0b01: metadata = .init(ecnState: .transportCapableFlag1)
+            case 0b11: metadata = .init(ecnState: .congestionExperienced)
+            default: metadata = nil
+            }
+            let envelope = AddressedEnvelope(remoteAddress: item.destination, data: slice, metadata: metadata)
+            context.write(wrapOutboundOut(envelope), promise: nil)
+        }
+        let filled = batchTransmits.count >= batchLimit || buffer.writableBytes < Self.transmitBufferMinimum
+        batchTransmits.removeAll(keepingCapacity: true)
+        context.flush()
+        isWritable = context.channel.isWritable
+        return filled && isWritable
+    }
+
+    /// Makes sure a callback fires no later than the transport's next deadline.
+    private func armTimer() {
+        guard state != .closed, let deadline = transport.nextTimeout() else { return }
+        if let timerDeadline, timerDeadline <= deadline { return }
+        timer?.cancel()
+        timer = try? eventLoop.scheduleCallback(at: LoopClock.deadline(deadline), handler: TimerHandler(driver: loopBound))
+        timerDeadline = timer == nil ? nil : deadline
+    }
+
+    /// The armed callback fired: run the transport's timers if due, then drive (which re-arms).
+    fileprivate func timerFired() {
+        timer = nil
+        timerDeadline = nil
+        guard state != .closed else { return }
+        let now = LoopClock.now()
+        if let due = transport.nextTimeout(), due <= now {
+            transport.handleTimeout(now: now)
+        }
+        drive()
+    }
+
+    // MARK: Shutdown
+
+    /// Starts a graceful close: CONNECTION_CLOSE to every peer, then the socket closes once the transport has
+    /// no connections left or `closeTimeout` passes.
+    func close(resumer: Resumer<Void>?) {
+        if let resumer {
+            if state == .closed { return resumer.resume() }
+            closeWaiters.append(resumer)
+        }
+        guard state == .open else { return }
+        state = .closing
+        while let waiter = incomingWaiters.popFirst() { waiter.resumer.resume(returning: .success(nil)) }
+        incomingQueue.removeAll()
+        transport.close(errorCode: 0, reason: "endpoint closed", now: LoopClock.now())
+        let bound = loopBound
+        closeDeadlineTask = eventLoop.scheduleTask(in: configuration.closeTimeout.timeAmount) {
+            let driver = bound.value
+            if driver.state == .closing {
+                driver.logger.debug("close timed out", metadata: ["connections": "\(driver.transport.connectionCount)"])
+                driver.finishClose(channelAlreadyClosed: false)
+            }
+        }
+        drive()
+    }
+
+    /// Fails everything still waiting, closes the socket and resumes `close()` callers once it is closed.
+    func finishClose(channelAlreadyClosed: Bool) {
+        guard state != .closed else { return }
+        state = .closed
+        closeDeadlineTask?.cancel()
+        closeDeadlineTask = nil
+        timer?.cancel()
+        timer = nil
+        timerDeadline = nil
+        while let waiter = incomingWaiters.popFirst() { waiter.resumer.resume(returning: .success(nil)) }
+        incomingQueue.removeAll()
+        for runtime in connections.values {
+            runtime.failAllWaiters(.endpointClosed)
+            if case .closed = runtime.phase {} else {
+                runtime.phase = .closed(.applicationClosed(errorCode: 0, reason: "endpoint closed", by: .local))
+            }
+            if let reason = runtime.closeReason { runtime.resumeClosedWaiters(reason) }
+        }
+        let waiters = closeWaiters
+        closeWaiters.removeAll()
+        if channelAlreadyClosed || context == nil {
+            for waiter in waiters { waiter.resume() }
+            return
+        }
+        let promise = eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { _ in
+            for waiter in waiters { waiter.resume() }
+        }
+        context?.close(promise: promise)
+    }
+}
+
+/// The timer callback; a Sendable wrapper that hops back into the driver (already on its loop).
+struct TimerHandler: NIOScheduledCallbackHandler, Sendable {
+    let driver: NIOLoopBound<EndpointDriver>
+
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        driver.value.timerFired()
+    }
+}

@@ -1,1 +1,0 @@
-/// Ferry: the SwiftNIO runtime and async API.

@@ -1,0 +1,52 @@
+import FerryTransport
+import NIOCore
+
+/// The sending half of a QUIC stream (RFC 9000 §3.1).
+///
+/// `write` suspends while flow control (RFC 9000 §4) or the stream's send buffer is full, so a fast writer is
+/// paced by the peer. Releasing an unfinished stream finishes it.
+public final class SendStream: Sendable {
+    /// The stream's id (RFC 9000 §2.1).
+    public let id: StreamID
+    /// The connection the stream belongs to.
+    public let connection: Connection
+
+    init(connection: Connection, id: StreamID) {
+        self.connection = connection
+        self.id = id
+    }
+
+    deinit {
+        let handle = connection.handle
+        let stream = id
+        connection.driver.send { $0.sendStreamReleased(handle, stream: stream) }
+    }
+
+    /// Queues `bytes` for sending, suspending until the stream has accepted all of them.
+    ///
+    /// Throws `.stopped(errorCode:)` if the peer sent STOP_SENDING (RFC 9000 §3.5).
+    public func write(_ bytes: [UInt8]) async throws(StreamError) {
+        guard !bytes.isEmpty else { return }
+        let handle = connection.handle
+        let stream = id
+        try await connection.driver.performCancellable { driver, resumer in
+            driver.write(handle, stream: stream, bytes: bytes, resumer: resumer)
+        } onCancel: { driver in
+            driver.cancelWrite(handle, stream: stream)
+        }.get()
+    }
+
+    /// Ends the stream (FIN): the peer reads everything written so far and then the end.
+    public func finish() async throws(StreamError) {
+        let handle = connection.handle
+        let stream = id
+        try await connection.driver.compute { $0.finish(handle, stream: stream) }.get()
+    }
+
+    /// Abandons the stream with RESET_STREAM (RFC 9000 §19.4); unsent data is discarded.
+    public func reset(code: UInt64) {
+        let handle = connection.handle
+        let stream = id
+        connection.driver.send { $0.resetStream(handle, stream: stream, errorCode: code) }
+    }
+}
