@@ -1,3 +1,4 @@
+import COpenSSL
 import XCTest
 
 @testable import FerryCrypto
@@ -80,6 +81,23 @@ final class TLSHandshakeEdgeTests: XCTestCase {
         XCTAssertFalse(pair.clientCompleted)
         XCTAssertFalse(pair.serverCompleted)
         XCTAssertNil(pair.clientSent[.handshake], "the client must not send its Finished")
+    }
+
+    func testHandshakeWithoutSelectedALPNFailsOnBothSides() throws {
+        let serverIdentity = EndpointIdentity.generate()
+        let clientProvider = try OpenSSLCryptoProvider(identity: .generate(), serverALPNs: [])
+        let serverProvider = try OpenSSLCryptoProvider(identity: serverIdentity, serverALPNs: [alpn])
+        // A server that ignores ALPN (SSL_TLSEXT_ERR_NOACK) instead of choosing one.
+        SSL_CTX_set_alpn_select_cb(serverProvider.serverContext, { _, _, _, _, _, _ in SSL_TLSEXT_ERR_NOACK }, nil)
+        let client = try clientProvider.makeClientSession(
+            expectedPeer: serverIdentity.id, alpns: [alpn], localTransportParameters: [1])
+        let server = try serverProvider.makeServerSession(localTransportParameters: [2])
+        let pair = TLSHandshakePair(client: client, server: server)
+        pair.run()
+        XCTAssertEqual(pair.clientError?.alert, HandshakeError.noApplicationProtocol)
+        XCTAssertFalse(pair.clientCompleted)
+        XCTAssertFalse(client.isComplete)
+        XCTAssertNil(client.peerIdentity)
     }
 
     func testInvalidProviderConfigurationThrows() {
