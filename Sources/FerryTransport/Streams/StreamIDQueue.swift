@@ -1,35 +1,43 @@
-/// A FIFO of stream IDs for round-robin scheduling, reusing its storage (no allocation in steady state).
+/// A FIFO of stream IDs for round-robin scheduling: a power-of-two ring that reuses its storage, so pushing and
+/// popping never allocate in steady state.
 struct StreamIDQueue {
     private var items: [StreamID] = []
     private var head = 0
+    private(set) var count = 0
 
-    var isEmpty: Bool { head == items.count }
-    var count: Int { items.count - head }
+    var isEmpty: Bool { count == 0 }
 
     mutating func push(_ id: StreamID) {
-        items.append(id)
+        if count == items.count { grow() }
+        items[(head + count) & (items.count - 1)] = id
+        count += 1
     }
 
     mutating func pop() -> StreamID? {
-        guard head < items.count else { return nil }
+        guard count > 0 else { return nil }
         let id = items[head]
-        head += 1
-        if head == items.count {
-            items.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head >= 32 && head * 2 >= items.count {
-            items.removeSubrange(0..<head)
-            head = 0
-        }
+        head = (head + 1) & (items.count - 1)
+        count -= 1
         return id
     }
 
-    /// The queued IDs, oldest first.
-    var queued: ArraySlice<StreamID> { items[head...] }
+    private mutating func grow() {
+        let newCapacity = max(8, items.count * 2)
+        var newItems = [StreamID](repeating: StreamID(rawValue: 0), count: newCapacity)
+        for index in 0..<count { newItems[index] = items[(head + index) & (items.count - 1)] }
+        items = newItems
+        head = 0
+    }
+
+    /// Calls `body` for each queued ID, oldest first, until it returns true; returns whether it did.
+    func contains(where body: (StreamID) -> Bool) -> Bool {
+        for index in 0..<count where body(items[(head + index) & (items.count - 1)]) { return true }
+        return false
+    }
 
     mutating func removeAll() {
-        items.removeAll(keepingCapacity: true)
         head = 0
+        count = 0
     }
 }
 

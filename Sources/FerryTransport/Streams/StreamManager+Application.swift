@@ -58,7 +58,7 @@ extension StreamManager {
     /// window remains (RFC 9000 §4.2). Throws `resetByPeer` once after the peer reset the stream.
     public func read(_ id: StreamID, maxLength: Int) throws(StreamError) -> StreamReadResult {
         guard !isClosed else { throw .connectionClosed }
-        guard let stream = streams[id] else { throw .unknownStream(id) }
+        guard let stream = lookup(id) else { throw .unknownStream(id) }
         guard stream.hasReceivePart else { throw .wrongDirection(id) }
         guard !stream.isLocallyStopped else { throw .closedLocally(id) }
         switch stream.receiveState {
@@ -107,7 +107,7 @@ extension StreamManager {
     /// acknowledged or already sent.
     public func resetStream(_ id: StreamID, errorCode: UInt64) throws(StreamError) {
         guard !isClosed else { throw .connectionClosed }
-        guard let stream = streams[id] else { throw .unknownStream(id) }
+        guard let stream = lookup(id) else { throw .unknownStream(id) }
         guard stream.hasSendPart else { throw .wrongDirection(id) }
         resetSendPart(stream, errorCode: errorCode)
     }
@@ -132,7 +132,7 @@ extension StreamManager {
     /// credit released) and reads fail with `closedLocally`.
     public func stopSending(_ id: StreamID, errorCode: UInt64) throws(StreamError) {
         guard !isClosed else { throw .connectionClosed }
-        guard let stream = streams[id] else { throw .unknownStream(id) }
+        guard let stream = lookup(id) else { throw .unknownStream(id) }
         guard stream.hasReceivePart else { throw .wrongDirection(id) }
         guard !stream.isLocallyStopped else { return }
         stream.isLocallyStopped = true
@@ -157,7 +157,7 @@ extension StreamManager {
     /// The stream if the application may write to it, else the reason why not.
     func writableStream(_ id: StreamID) throws(StreamError) -> StreamRecord {
         guard !isClosed else { throw .connectionClosed }
-        guard let stream = streams[id] else { throw .unknownStream(id) }
+        guard let stream = lookup(id) else { throw .unknownStream(id) }
         guard stream.hasSendPart else { throw .wrongDirection(id) }
         if let code = stream.peerStopErrorCode { throw .stoppedByPeer(id, errorCode: code) }
         switch stream.sendState {

@@ -44,7 +44,7 @@ extension StreamManager {
             guard id.index < nextLocalIndex[true] else {
                 throw TransportError(.streamStateError, frameType: frameType, reason: "\(id) not yet opened")
             }
-            return streams[id]
+            return lookup(id)
         }
         return try peerStream(id, frameType: frameType)
     }
@@ -57,7 +57,7 @@ extension StreamManager {
             guard id.index < nextLocalIndex[id.isBidirectional] else {
                 throw TransportError(.streamStateError, frameType: frameType, reason: "\(id) not yet opened")
             }
-            return streams[id]
+            return lookup(id)
         }
         guard id.isBidirectional else {
             throw TransportError(.streamStateError, frameType: frameType,
@@ -75,7 +75,7 @@ extension StreamManager {
                                  reason: "\(id) exceeds MAX_STREAMS \(localStreamLimit[bidirectional])")
         }
         var next = nextPeerIndex[bidirectional]
-        guard index >= next else { return streams[id] }
+        guard index >= next else { return lookup(id) }
         var opened: StreamRecord?
         while next <= index {
             let newID = StreamID(index: next, initiator: side.opposite, isBidirectional: bidirectional)

@@ -6,7 +6,7 @@ extension StreamManager {
         guard !isClosed else { return }
         switch frame {
         case .stream(let id, let offset, let length, let fin):
-            guard let stream = streams[id] else { return }
+            guard let stream = lookup(id) else { return }
             switch stream.sendState {
             case .ready, .send, .dataSent:
                 break
@@ -24,7 +24,7 @@ extension StreamManager {
                 pushEvent(.writable(id))
             }
         case .resetStream(let id):
-            guard let stream = streams[id], stream.sendState == .resetSent else { return }
+            guard let stream = lookup(id), stream.sendState == .resetSent else { return }
             stream.sendState = .resetReceived
             collectIfClosed(stream)
         default:
@@ -38,7 +38,7 @@ extension StreamManager {
         guard !isClosed else { return }
         switch frame {
         case .stream(let id, let offset, let length, let fin):
-            guard let stream = streams[id] else { return }
+            guard let stream = lookup(id) else { return }
             switch stream.sendState {
             case .ready, .send, .dataSent:
                 stream.sendBuffer.markLost(offset: offset, length: length, fin: fin)
@@ -47,18 +47,18 @@ extension StreamManager {
                 return
             }
         case .resetStream(let id):
-            guard let stream = streams[id], stream.sendState == .resetSent else { return }
+            guard let stream = lookup(id), stream.sendState == .resetSent else { return }
             stream.pendingResetStream = true
             scheduleControl(stream)
         case .stopSending(let id):
-            guard let stream = streams[id], stream.isLocallyStopped else { return }
+            guard let stream = lookup(id), stream.isLocallyStopped else { return }
             guard stream.receiveState == .receive || stream.receiveState == .sizeKnown else { return }
             stream.pendingStopSending = true
             scheduleControl(stream)
         case .maxData:
             pendingMaxData = true
         case .maxStreamData(let id):
-            guard let stream = streams[id], stream.receiveState == .receive, !stream.isLocallyStopped else { return }
+            guard let stream = lookup(id), stream.receiveState == .receive, !stream.isLocallyStopped else { return }
             stream.pendingMaxStreamData = true
             scheduleControl(stream)
         case .maxStreams(let bidirectional):
@@ -66,7 +66,7 @@ extension StreamManager {
         case .dataBlocked:
             if connectionSendCredit.available == 0 && !connectionBlocked.isEmpty { pendingDataBlocked = true }
         case .streamDataBlocked(let id):
-            guard let stream = streams[id], stream.canSendData,
+            guard let stream = lookup(id), stream.canSendData,
                   stream.sendBuffer.isBlocked(newDataLimit: stream.sendCredit.available) else { return }
             stream.pendingStreamDataBlocked = true
             scheduleControl(stream)

@@ -3,10 +3,7 @@ extension StreamManager {
     /// Whether `writeFrames` would write anything now.
     public var hasPendingTransmit: Bool {
         if hasPendingControlFrames { return true }
-        for id in sendQueue.queued {
-            if let stream = streams[id], isSendable(stream) { return true }
-        }
-        return false
+        return sendQueue.contains { id in lookup(id).map(isSendable) ?? false }
     }
 
     /// Whether control frames (flow control, limits, resets, STOP_SENDING) wait to be sent.
@@ -47,7 +44,7 @@ extension StreamManager {
         var kept = 0
         for index in controlQueue.indices {
             let id = controlQueue[index]
-            guard let stream = streams[id] else { continue }
+            guard let stream = lookup(id) else { continue }
             writeStreamControlFrames(stream, into: &writer, sentFrames: &sentFrames)
             if stream.hasPendingControl {
                 controlQueue[kept] = id
@@ -135,7 +132,7 @@ extension StreamManager {
         var visits = sendQueue.count
         while visits > 0, writer.remaining > 2, let id = sendQueue.pop() {
             visits -= 1
-            guard let stream = streams[id] else { continue }
+            guard let stream = lookup(id) else { continue }
             stream.isInSendQueue = false
             let packetFull = writeStreamData(stream, into: &writer, sentFrames: &sentFrames)
             if packetFull {
@@ -237,7 +234,7 @@ extension StreamManager {
         guard !connectionBlocked.isEmpty else { return }
         swap(&spareIDs, &connectionBlocked)
         for id in spareIDs {
-            guard let stream = streams[id] else { continue }
+            guard let stream = lookup(id) else { continue }
             stream.isBlockedOnConnection = false
             scheduleSend(stream)
         }

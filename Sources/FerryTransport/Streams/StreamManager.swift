@@ -63,45 +63,48 @@ public final class StreamManager {
     /// The local configuration.
     public let configuration: Configuration
 
-    var streams: [StreamID: StreamRecord] = [:]
+    @exclusivity(unchecked) var streams: [StreamID: StreamRecord] = [:]
     /// Whether the connection closed; every command then fails with `connectionClosed`.
-    public private(set) var isClosed = false
+    @exclusivity(unchecked) public private(set) var isClosed = false
 
     // Streams we open.
-    var nextLocalIndex = PerDirection<UInt64>(0)
-    var peerStreamLimit = PerDirection<UInt64>(0)
-    var isOpenBlocked = PerDirection(false)
-    var streamsBlockedReportedLimit = PerDirection<UInt64?>(nil)
-    var pendingStreamsBlocked = PerDirection(false)
+    @exclusivity(unchecked) var nextLocalIndex = PerDirection<UInt64>(0)
+    @exclusivity(unchecked) var peerStreamLimit = PerDirection<UInt64>(0)
+    @exclusivity(unchecked) var isOpenBlocked = PerDirection(false)
+    @exclusivity(unchecked) var streamsBlockedReportedLimit = PerDirection<UInt64?>(nil)
+    @exclusivity(unchecked) var pendingStreamsBlocked = PerDirection(false)
 
     // Streams the peer opens.
-    var nextPeerIndex = PerDirection<UInt64>(0)
-    var localStreamLimit: PerDirection<UInt64>
-    var closedPeerStreams = PerDirection<UInt64>(0)
-    var pendingMaxStreams = PerDirection(false)
+    @exclusivity(unchecked) var nextPeerIndex = PerDirection<UInt64>(0)
+    @exclusivity(unchecked) var localStreamLimit: PerDirection<UInt64>
+    @exclusivity(unchecked) var closedPeerStreams = PerDirection<UInt64>(0)
+    @exclusivity(unchecked) var pendingMaxStreams = PerDirection(false)
 
     // Connection-level flow control (RFC 9000 §4.1).
     /// Credit the peer granted (MAX_DATA).
-    public internal(set) var connectionSendCredit = SendCredit(limit: 0)
+    @exclusivity(unchecked) public internal(set) var connectionSendCredit = SendCredit(limit: 0)
     /// The window we advertise (MAX_DATA).
-    public internal(set) var connectionReceiveWindow: ReceiveWindow
-    var pendingMaxData = false
-    var pendingDataBlocked = false
+    @exclusivity(unchecked) public internal(set) var connectionReceiveWindow: ReceiveWindow
+    @exclusivity(unchecked) var pendingMaxData = false
+    @exclusivity(unchecked) var pendingDataBlocked = false
 
     // The peer's initial per-stream limits (RFC 9000 §18.2).
-    var peerInitialMaxStreamDataBidiLocal: UInt64 = 0
-    var peerInitialMaxStreamDataBidiRemote: UInt64 = 0
-    var peerInitialMaxStreamDataUni: UInt64 = 0
+    @exclusivity(unchecked) var peerInitialMaxStreamDataBidiLocal: UInt64 = 0
+    @exclusivity(unchecked) var peerInitialMaxStreamDataBidiRemote: UInt64 = 0
+    @exclusivity(unchecked) var peerInitialMaxStreamDataUni: UInt64 = 0
 
     // Scheduling.
-    var sendQueue = StreamIDQueue()
-    var controlQueue: [StreamID] = []
-    var connectionBlocked: [StreamID] = []
-    var spareIDs: [StreamID] = []
+    @exclusivity(unchecked) var sendQueue = StreamIDQueue()
+    @exclusivity(unchecked) var controlQueue: [StreamID] = []
+    @exclusivity(unchecked) var connectionBlocked: [StreamID] = []
+    @exclusivity(unchecked) var spareIDs: [StreamID] = []
+
+    /// The most recently looked-up stream: bulk transfers hit it for nearly every frame, skipping hashing.
+    @exclusivity(unchecked) var cachedStream: StreamRecord?
 
     // Events.
-    var events: [StreamEvent] = []
-    var eventHead = 0
+    @exclusivity(unchecked) var events: [StreamEvent] = []
+    @exclusivity(unchecked) var eventHead = 0
 
     /// Creates the stream layer for one connection.
     public init(side: Side, configuration: Configuration = Configuration()) {
@@ -114,6 +117,15 @@ public final class StreamManager {
             initialLimit: configuration.initialMaxData, maximumWindowSize: configuration.maxConnectionWindow)
     }
 
+    /// The stream record for `id`, if tracked.
+    @inline(__always)
+    func lookup(_ id: StreamID) -> StreamRecord? {
+        if let cached = cachedStream, cached.id == id { return cached }
+        let found = streams[id]
+        if found != nil { cachedStream = found }
+        return found
+    }
+
     // MARK: Queries
 
     /// Streams currently tracked (open, or closing and awaiting acknowledgements).
@@ -121,31 +133,31 @@ public final class StreamManager {
 
     /// The sending part's state, or nil if the stream is unknown, closed, or has no sending part.
     public func sendState(of id: StreamID) -> SendStreamState? {
-        guard let stream = streams[id], stream.hasSendPart else { return nil }
+        guard let stream = lookup(id), stream.hasSendPart else { return nil }
         return stream.sendState
     }
 
     /// The receiving part's state, or nil if the stream is unknown, closed, or has no receiving part.
     public func receiveState(of id: StreamID) -> ReceiveStreamState? {
-        guard let stream = streams[id], stream.hasReceivePart else { return nil }
+        guard let stream = lookup(id), stream.hasReceivePart else { return nil }
         return stream.receiveState
     }
 
     /// The stream's receive window (for diagnostics and auto-tuning), or nil.
     public func receiveWindow(of id: StreamID) -> ReceiveWindow? {
-        guard let stream = streams[id], stream.hasReceivePart else { return nil }
+        guard let stream = lookup(id), stream.hasReceivePart else { return nil }
         return stream.receiveWindow
     }
 
     /// The stream's send credit (MAX_STREAM_DATA from the peer), or nil.
     public func sendCredit(of id: StreamID) -> SendCredit? {
-        guard let stream = streams[id], stream.hasSendPart else { return nil }
+        guard let stream = lookup(id), stream.hasSendPart else { return nil }
         return stream.sendCredit
     }
 
     /// Bytes written to the stream but not yet acknowledged, or nil.
     public func bufferedSendCount(of id: StreamID) -> Int? {
-        guard let stream = streams[id], stream.hasSendPart else { return nil }
+        guard let stream = lookup(id), stream.hasSendPart else { return nil }
         return stream.sendBuffer.bufferedCount
     }
 
@@ -235,6 +247,7 @@ public final class StreamManager {
     /// (MAX_STREAMS, RFC 9000 §4.6).
     func collectIfClosed(_ stream: StreamRecord) {
         guard stream.isClosed, streams.removeValue(forKey: stream.id) != nil else { return }
+        if cachedStream === stream { cachedStream = nil }
         guard stream.id.initiator != side else { return }
         let bidirectional = stream.id.isBidirectional
         closedPeerStreams[bidirectional] += 1
@@ -251,6 +264,7 @@ public final class StreamManager {
     public func close() {
         isClosed = true
         streams.removeAll()
+        cachedStream = nil
         sendQueue.removeAll()
         controlQueue.removeAll()
         connectionBlocked.removeAll()
