@@ -1,0 +1,72 @@
+import ArgumentParser
+import Ferry
+import Logging
+
+/// Options every subcommand shares, named as quinn-perf names them so scripts can drive either tool.
+struct CommonOptions: ParsableArguments {
+    @Option(help: "PKCS#8 PEM Ed25519 key file (an ephemeral identity when absent).")
+    var key: String?
+
+    @Option(help: "Accepted for quinn-perf compatibility and ignored: the certificate is derived from the key.")
+    var cert: String?
+
+    @Option(help: "Cipher suites: aes128gcm, aes256gcm, chacha20 or any (client default aes128gcm, like quinn-perf; server default any).")
+    var cipher: String?
+
+    @Option(help: "UDP payload size once the handshake is done.")
+    var mtu: Int = 1452
+
+    @Option(help: "UDP socket send and receive buffer size (K/M/G suffixes).")
+    var sockbuf: ByteCount = ByteCount(4 << 20)
+
+    @Option(name: .customLong("stream-window"), help: "Per-stream receive window.")
+    var streamWindow: ByteCount = ByteCount(16 << 20)
+
+    @Option(name: .customLong("conn-window"), help: "Connection receive window.")
+    var connectionWindow: ByteCount = ByteCount(64 << 20)
+
+    @Option(name: .customLong("max-streams"), help: "Concurrent bidirectional streams the peer may open.")
+    var maxStreams: UInt64 = 1024
+
+    @Option(name: .customLong("server-name"), help: "Accepted for quinn-perf compatibility and ignored.")
+    var serverName: String?
+
+    @Flag(name: [.short, .long], help: "Debug logging on stderr.")
+    var verbose = false
+
+    /// The identity from `--key`, or a fresh one.
+    func loadIdentity() throws -> EndpointIdentity {
+        guard let key else { return EndpointIdentity.generate() }
+        return try EndpointIdentity.load(fromFile: key)
+    }
+
+    /// Endpoint settings matching quinn-perf's transport choices (windows, stream limit, socket buffers).
+    func makeConfiguration(defaultCipher: String) throws -> EndpointConfiguration {
+        var transport = TransportConfig()
+        transport.initialMaxStreamData = streamWindow.value
+        transport.maxStreamWindow = max(transport.maxStreamWindow, streamWindow.value)
+        transport.initialMaxData = connectionWindow.value
+        transport.maxConnectionWindow = max(transport.maxConnectionWindow, connectionWindow.value)
+        transport.maxConcurrentBidirectionalStreams = maxStreams
+        transport.maxUDPPayloadSize = mtu
+        transport.maxIdleTimeout = .seconds(30)
+        var logger = Logger(label: "ferry-bench")
+        logger.logLevel = verbose ? .debug : .warning
+        return EndpointConfiguration(
+            transport: transport,
+            cipherSuites: try cipherSuites(cipher ?? defaultCipher),
+            socketBufferSize: Int(clamping: sockbuf.value),
+            logger: logger
+        )
+    }
+
+    private func cipherSuites(_ cipher: String) throws -> [CipherSuite] {
+        switch cipher {
+        case "aes128gcm": return [.aes128GCMSHA256]
+        case "aes256gcm": return [.aes256GCMSHA384, .aes128GCMSHA256]
+        case "chacha20": return [.chacha20Poly1305SHA256, .aes128GCMSHA256]
+        case "any": return CipherSuite.allCases
+        default: throw ValidationError("unknown --cipher \(cipher) (aes128gcm|aes256gcm|chacha20|any)")
+        }
+    }
+}
