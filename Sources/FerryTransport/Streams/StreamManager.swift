@@ -149,6 +149,26 @@ public final class StreamManager {
         return stream.receiveWindow
     }
 
+    /// Adjusts the connection receive window (auto-tuning hook, RFC 9000 §4.2): e.g. core calls `growWindow()` when
+    /// MAX_DATA updates go out more often than once per RTT. The size stays capped by `maximumWindowSize`.
+    public func tuneConnectionReceiveWindow(_ body: (inout ReceiveWindow) -> Void) {
+        body(&connectionReceiveWindow)
+        connectionReceiveWindow.windowSize = min(connectionReceiveWindow.windowSize,
+                                                 connectionReceiveWindow.maximumWindowSize)
+        if connectionReceiveWindow.needsUpdate { pendingMaxData = true }
+    }
+
+    /// Adjusts one stream's receive window (auto-tuning hook); no effect for unknown or send-only streams.
+    public func tuneReceiveWindow(of id: StreamID, _ body: (inout ReceiveWindow) -> Void) {
+        guard let stream = lookup(id), stream.hasReceivePart else { return }
+        body(&stream.receiveWindow)
+        stream.receiveWindow.windowSize = min(stream.receiveWindow.windowSize, stream.receiveWindow.maximumWindowSize)
+        if stream.receiveState == .receive && !stream.isLocallyStopped && stream.receiveWindow.needsUpdate {
+            stream.pendingMaxStreamData = true
+            scheduleControl(stream)
+        }
+    }
+
     /// The stream's send credit (MAX_STREAM_DATA from the peer), or nil.
     public func sendCredit(of id: StreamID) -> SendCredit? {
         guard let stream = lookup(id), stream.hasSendPart else { return nil }
