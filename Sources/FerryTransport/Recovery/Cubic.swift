@@ -13,25 +13,25 @@ public final class Cubic: CongestionController {
     /// α_cubic = 3 (1 − β) / (1 + β): the Reno-friendly additive increase per window (RFC 9438 §4.3).
     public static let renoFriendlyIncrease = 3 * (1 - multiplicativeDecrease) / (1 + multiplicativeDecrease)
 
-    private var window: Double
-    public private(set) var bytesInFlight: Int = 0
-    public private(set) var slowStartThreshold: Int = .max
+    @exclusivity(unchecked) private var window: Double
+    @exclusivity(unchecked) public private(set) var bytesInFlight: Int = 0
+    @exclusivity(unchecked) public private(set) var slowStartThreshold: Int = .max
     /// When the current recovery period started (RFC 9002 §B.2); kept after recovery ends.
-    public private(set) var recoveryStartTime: Instant?
-    private var isRecovering = false
+    @exclusivity(unchecked) public private(set) var recoveryStartTime: Instant?
+    @exclusivity(unchecked) private var isRecovering = false
     /// W_max in bytes: the window before the last reduction, lowered by fast convergence (RFC 9438 §4.7).
-    public private(set) var maximumWindow: Double = 0
+    @exclusivity(unchecked) public private(set) var maximumWindow: Double = 0
     /// cwnd_prior in bytes: the window just before the last reduction (RFC 9438 §4.6).
-    private var priorWindow: Double = 0
+    @exclusivity(unchecked) private var priorWindow: Double = 0
     /// W_est in bytes (RFC 9438 §4.3).
-    private var renoEstimate: Double = 0
+    @exclusivity(unchecked) private var renoEstimate: Double = 0
     /// K in seconds (RFC 9438 §4.2).
-    public private(set) var timeToMaximum: Double = 0
+    @exclusivity(unchecked) public private(set) var timeToMaximum: Double = 0
     /// The start of the current congestion avoidance epoch, t = 0 of W_cubic (RFC 9438 §4.2).
-    public private(set) var epochStart: Instant?
-    private var lastAckTime: Instant?
-    private var usage = WindowUsage()
-    private var smoothedRTT: UInt64 = RTTEstimator.defaultInitialRTT.nanosecondsClamped
+    @exclusivity(unchecked) public private(set) var epochStart: Instant?
+    @exclusivity(unchecked) private var lastAckTime: Instant?
+    @exclusivity(unchecked) private var usage = WindowUsage()
+    @exclusivity(unchecked) private var smoothedRTT: UInt64 = RTTEstimator.defaultInitialRTT.nanosecondsClamped
 
     public var maxDatagramSize: Int {
         didSet {
@@ -84,7 +84,7 @@ public final class Cubic: CongestionController {
         let isLimited = usage.isWindowLimited(window: congestionWindow)
         if !isLimited, let epoch = epochStart, let last = lastAckTime {
             // Application-limited: do not let idle time count toward cubic growth (RFC 9438 §5.8).
-            epochStart = epoch + (now - last)
+            epochStart = epoch.advanced(byNanoseconds: now.nanoseconds(since: last))
         }
         lastAckTime = now
         var largestTimeSent: Instant?
@@ -120,7 +120,7 @@ public final class Cubic: CongestionController {
             }
             renoEstimate = window
         }
-        let elapsed = Double((now - (epochStart ?? now)).nanosecondsClamped) / 1e9
+        let elapsed = Double(now.nanoseconds(since: epochStart ?? now)) / 1e9
         let rtt = Double(smoothedRTT) / 1e9
         // Reno-friendly estimate; α becomes 1 once W_est passes cwnd_prior (RFC 9438 §4.3).
         let alpha = renoEstimate >= priorWindow ? 1.0 : Self.renoFriendlyIncrease

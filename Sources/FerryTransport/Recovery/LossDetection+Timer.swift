@@ -20,10 +20,10 @@ extension LossDetection {
     /// handshake is confirmed (RFC 9002 §6.2.1). With nothing in flight (client anti-deadlock) the PTO runs from
     /// `now` in the Handshake space if its keys exist, else Initial.
     func probeTimeoutAndSpace(now: Instant) -> (time: Instant, space: PacketNumberSpace)? {
-        let backoff = 1 << min(ptoCount, 20)
-        var duration = rtt.probeTimeoutBase * backoff
+        let backoff = UInt64(1) << UInt64(min(ptoCount, 30))
+        var duration = saturatingMultiply(rtt.probeTimeoutBaseNanoseconds, backoff)
         if !hasAckElicitingInFlight {
-            return (now + duration, hasHandshakeKeys ? .handshake : .initial)
+            return (now.advanced(byNanoseconds: duration), hasHandshakeKeys ? .handshake : .initial)
         }
         var best: (time: Instant, space: PacketNumberSpace)?
         for space in PacketNumberSpace.allCases {
@@ -34,9 +34,9 @@ extension LossDetection {
             if space == .application {
                 // Application data is not probed before confirmation (RFC 9002 §6.2.1).
                 guard isHandshakeConfirmed else { return best }
-                duration += peerMaxAckDelay * backoff
+                duration = saturatingAdd(duration, saturatingMultiply(peerMaxAckDelayNanoseconds, backoff))
             }
-            let time = lastSent + duration
+            let time = lastSent.advanced(byNanoseconds: duration)
             if best.map({ time < $0.time }) ?? true { best = (time, space) }
         }
         return best

@@ -68,7 +68,10 @@ public struct LossDetection {
     /// A server blocked by the anti-amplification limit arms no PTO (RFC 9002 §6.2.2.1).
     public var isAmplificationLimited = false
     /// The peer's max_ack_delay transport parameter (RFC 9000 §18.2), used in PTO and persistent congestion.
-    public var peerMaxAckDelay: Duration
+    public var peerMaxAckDelay: Duration {
+        didSet { peerMaxAckDelayNanoseconds = peerMaxAckDelay.nanosecondsClamped }
+    }
+    var peerMaxAckDelayNanoseconds: UInt64
     /// pto_count: consecutive PTOs without an acknowledgement (RFC 9002 §6.2.1).
     public internal(set) var ptoCount = 0
 
@@ -93,6 +96,7 @@ public struct LossDetection {
         self.congestionController = congestionController
         hasPeerCompletedAddressValidation = side == .server
         self.peerMaxAckDelay = peerMaxAckDelay
+        peerMaxAckDelayNanoseconds = peerMaxAckDelay.nanosecondsClamped
         ackedScratch.reserveCapacity(64)
         lostScratch.reserveCapacity(16)
     }
@@ -168,7 +172,7 @@ public struct LossDetection {
         now: Instant
     ) throws(TransportError) -> AckResult {
         let index = space.rawValue
-        peerMaxAckDelay = maxAckDelay
+        if maxAckDelay != peerMaxAckDelay { peerMaxAckDelay = maxAckDelay }
         ackedScratch.removeAll(keepingCapacity: true)
         lostScratch.removeAll(keepingCapacity: true)
         guard let largestSent = spaces[index].largestSentPacketNumber, ack.largestAcknowledged <= largestSent else {
@@ -184,14 +188,17 @@ public struct LossDetection {
         // Detect and remove acknowledged packets, walking ranges from the smallest upward.
         var cursor = spaces[index].sent.startIndex
         let end = spaces[index].sent.endIndex
+        var includesAckEliciting = false
         for range in ack.ranges.reversed() where range.upperBound <= ack.largestAcknowledged {
             cursor = max(cursor, spaces[index].sent.firstIndex(atOrAbove: range.lowerBound))
             while cursor < end {
-                let slot = spaces[index].sent[cursor]
-                if slot.packet.packetNumber > range.upperBound { break }
-                if slot.state == .outstanding {
+                if spaces[index].sent.packetNumber(at: cursor) > range.upperBound { break }
+                if spaces[index].sent.state(at: cursor) == .outstanding {
                     let packet = spaces[index].sent.settle(at: cursor, as: .acknowledged)
-                    if packet.isAckEliciting && packet.isInFlight { spaces[index].ackElicitingInFlight -= 1 }
+                    if packet.isAckEliciting {
+                        includesAckEliciting = true
+                        if packet.isInFlight { spaces[index].ackElicitingInFlight -= 1 }
+                    }
                     ackedScratch.append(packet)
                 }
                 cursor += 1
@@ -203,13 +210,11 @@ public struct LossDetection {
 
         // RTT sample: the largest acknowledged is newly acknowledged and something ack-eliciting was (§5.1).
         var isRTTSampled = false
-        if largestNewlyAcked.packetNumber == ack.largestAcknowledged,
-            ackedScratch.contains(where: { $0.isAckEliciting })
-        {
-            let ackDelay: Duration = space == .application ? Self.decodeAckDelay(ack.ackDelay, exponent: ackDelayExponent) : .zero
+        if largestNewlyAcked.packetNumber == ack.largestAcknowledged, includesAckEliciting {
+            let ackDelay = space == .application ? Self.decodeAckDelayNanoseconds(ack.ackDelay, exponent: ackDelayExponent) : 0
             rtt.update(
-                latestRTT: now - largestNewlyAcked.timeSent, ackDelay: ackDelay, maxAckDelay: maxAckDelay,
-                isHandshakeConfirmed: isHandshakeConfirmed)
+                latestNanoseconds: now.nanoseconds(since: largestNewlyAcked.timeSent), ackDelayNanoseconds: ackDelay,
+                maxAckDelayNanoseconds: peerMaxAckDelayNanoseconds, isHandshakeConfirmed: isHandshakeConfirmed)
             if firstRTTSampleTime == nil { firstRTTSampleTime = now }
             isRTTSampled = true
         }
@@ -238,9 +243,13 @@ public struct LossDetection {
 
     /// The peer's encoded ACK Delay scaled to a duration: value × 2^exponent microseconds (RFC 9000 §19.3).
     public static func decodeAckDelay(_ encoded: UInt64, exponent: UInt8) -> Duration {
+        .nanoseconds(decodeAckDelayNanoseconds(encoded, exponent: exponent))
+    }
+
+    static func decodeAckDelayNanoseconds(_ encoded: UInt64, exponent: UInt8) -> UInt64 {
         let shift = UInt64(min(exponent, 20))
         let microseconds = encoded > (UInt64.max >> shift) ? UInt64.max : encoded << shift
-        return .microseconds(Int64(clamping: microseconds))
+        return saturatingMultiply(microseconds, 1000)
     }
 
     /// Declares packets lost by packet or time threshold and sets the space's loss time (RFC 9002 §A.10), putting
@@ -248,27 +257,28 @@ public struct LossDetection {
     mutating func detectAndRemoveLostPackets(spaceIndex index: Int, now: Instant) -> Bool {
         spaces[index].lossTime = nil
         guard let largestAcked = spaces[index].largestAcknowledged else { return false }
-        let lossDelay = Duration.nanoseconds(rtt.lossDelayNanoseconds)
-        let congestionPeriod = persistentCongestionDuration
+        let lossDelay = rtt.lossDelayNanoseconds
+        let congestionPeriod = persistentCongestionNanoseconds
         var runStart: Instant?
         var isPersistent = false
         var cursor = spaces[index].sent.startIndex
         let end = spaces[index].sent.endIndex
         while cursor < end {
-            let slot = spaces[index].sent[cursor]
-            let packet = slot.packet
-            if packet.packetNumber > largestAcked { break }
-            switch slot.state {
+            // Read through `spaces[index]` each time: a local copy of the queue would force copy-on-write below.
+            let packetNumber = spaces[index].sent.packetNumber(at: cursor)
+            if packetNumber > largestAcked { break }
+            let timeSent = spaces[index].sent.timeSent(at: cursor)
+            switch spaces[index].sent.state(at: cursor) {
             case .acknowledged:
                 // An acknowledgement between two losses breaks the congestion period (RFC 9002 §7.6.2).
                 runStart = nil
             case .lost:
-                if packet.isAckEliciting, runStart == nil, isAfterFirstRTTSample(packet.timeSent) {
-                    runStart = packet.timeSent
+                if spaces[index].sent.isAckEliciting(at: cursor), runStart == nil, isAfterFirstRTTSample(timeSent) {
+                    runStart = timeSent
                 }
             case .outstanding:
-                let lossDeadline = packet.timeSent + lossDelay
-                if lossDeadline <= now || largestAcked >= packet.packetNumber &+ Self.packetThreshold {
+                let lossDeadline = timeSent.advanced(byNanoseconds: lossDelay)
+                if lossDeadline <= now || largestAcked >= packetNumber &+ Self.packetThreshold {
                     let lostPacket = spaces[index].sent.settle(at: cursor, as: .lost)
                     if lostPacket.isAckEliciting && lostPacket.isInFlight {
                         spaces[index].ackElicitingInFlight -= 1
@@ -276,7 +286,7 @@ public struct LossDetection {
                     lostScratch.append(lostPacket)
                     if lostPacket.isAckEliciting {
                         if let start = runStart {
-                            if lostPacket.timeSent - start > congestionPeriod { isPersistent = true }
+                            if lostPacket.timeSent.nanoseconds(since: start) > congestionPeriod { isPersistent = true }
                         } else if isAfterFirstRTTSample(lostPacket.timeSent) {
                             runStart = lostPacket.timeSent
                         }
@@ -299,7 +309,11 @@ public struct LossDetection {
 
     /// (smoothed_rtt + max(4 × rttvar, kGranularity) + max_ack_delay) × kPersistentCongestionThreshold
     /// (RFC 9002 §7.6.1).
-    public var persistentCongestionDuration: Duration {
-        (rtt.probeTimeoutBase + peerMaxAckDelay) * Int(Self.persistentCongestionThreshold)
+    public var persistentCongestionDuration: Duration { .nanoseconds(persistentCongestionNanoseconds) }
+
+    var persistentCongestionNanoseconds: UInt64 {
+        saturatingMultiply(
+            saturatingAdd(rtt.probeTimeoutBaseNanoseconds, peerMaxAckDelayNanoseconds),
+            Self.persistentCongestionThreshold)
     }
 }

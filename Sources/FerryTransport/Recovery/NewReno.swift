@@ -7,16 +7,16 @@ public final class NewReno: CongestionController {
     /// kLossReductionFactor (RFC 9002 §7.2).
     public static let lossReductionFactor = 0.5
 
-    public private(set) var congestionWindow: Int
-    public private(set) var bytesInFlight: Int = 0
-    public private(set) var slowStartThreshold: Int = .max
+    @exclusivity(unchecked) public private(set) var congestionWindow: Int
+    @exclusivity(unchecked) public private(set) var bytesInFlight: Int = 0
+    @exclusivity(unchecked) public private(set) var slowStartThreshold: Int = .max
     /// When the current recovery period started, congestion_recovery_start_time (RFC 9002 §B.2).
     /// It is kept after recovery ends: a later loss of a packet sent before it still causes no reduction.
-    public private(set) var recoveryStartTime: Instant?
-    private var isRecovering = false
-    private var bytesAckedInAvoidance = 0
-    private var usage = WindowUsage()
-    private var smoothedRTT: UInt64 = RTTEstimator.defaultInitialRTT.nanosecondsClamped
+    @exclusivity(unchecked) public private(set) var recoveryStartTime: Instant?
+    @exclusivity(unchecked) private var isRecovering = false
+    @exclusivity(unchecked) private var bytesAckedInAvoidance = 0
+    @exclusivity(unchecked) private var usage = WindowUsage()
+    @exclusivity(unchecked) private var smoothedRTT: UInt64 = RTTEstimator.defaultInitialRTT.nanosecondsClamped
 
     public var maxDatagramSize: Int {
         didSet {

@@ -36,12 +36,11 @@ public struct Pacer: Sendable {
     /// Bytes that may be sent right now.
     public func availableTokens(now: Instant) -> Int {
         guard let last = lastRefill else { return tokens }
-        return min(burstSize, tokens + refill(elapsed: now - last))
+        return min(burstSize, tokens + refill(nanoseconds: now.nanoseconds(since: last)))
     }
 
-    private func refill(elapsed: Duration) -> Int {
+    private func refill(nanoseconds: UInt64) -> Int {
         guard rate > 0 else { return burstSize }
-        let nanoseconds = elapsed.nanosecondsClamped
         let (product, overflow) = nanoseconds.multipliedReportingOverflow(by: rate)
         if overflow { return burstSize }
         return Int(clamping: product / 1_000_000_000)
@@ -57,7 +56,7 @@ public struct Pacer: Sendable {
         let missing = UInt64(needed - available)
         // Round up so the bucket really holds `needed` tokens at the returned instant.
         let nanoseconds = (missing * 1_000_000_000 + rate - 1) / rate
-        return now + .nanoseconds(nanoseconds)
+        return now.advanced(byNanoseconds: nanoseconds)
     }
 
     /// Takes `size` tokens for a packet sent at `now`.

@@ -66,7 +66,16 @@ public struct RTTEstimator: Sendable, Equatable {
     public mutating func update(
         latestRTT: Duration, ackDelay: Duration, maxAckDelay: Duration, isHandshakeConfirmed: Bool
     ) {
-        let latest = latestRTT.nanosecondsClamped
+        update(
+            latestNanoseconds: latestRTT.nanosecondsClamped, ackDelayNanoseconds: ackDelay.nanosecondsClamped,
+            maxAckDelayNanoseconds: maxAckDelay.nanosecondsClamped, isHandshakeConfirmed: isHandshakeConfirmed)
+    }
+
+    /// `update(latestRTT:ackDelay:maxAckDelay:isHandshakeConfirmed:)` in nanoseconds, for the per-ACK path.
+    mutating func update(
+        latestNanoseconds latest: UInt64, ackDelayNanoseconds: UInt64, maxAckDelayNanoseconds: UInt64,
+        isHandshakeConfirmed: Bool
+    ) {
         latestNanoseconds = latest
         guard hasSample else {
             hasSample = true
@@ -76,9 +85,9 @@ public struct RTTEstimator: Sendable, Equatable {
             return
         }
         minNanoseconds = min(minNanoseconds, latest)
-        var delay = ackDelay.nanosecondsClamped
+        var delay = ackDelayNanoseconds
         if isHandshakeConfirmed {
-            delay = min(delay, maxAckDelay.nanosecondsClamped)
+            delay = min(delay, maxAckDelayNanoseconds)
         }
         // Subtract the ack delay only if the result would not fall below min_rtt (RFC 9002 §5.3).
         var adjusted = latest

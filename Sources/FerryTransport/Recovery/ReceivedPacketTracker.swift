@@ -16,7 +16,10 @@ public struct ReceivedPacketTracker: Sendable {
     /// The most ranges kept in memory; beyond this the oldest are forgotten and treated as duplicates.
     public var maxStoredRanges: Int
     /// Our max_ack_delay: how long an ack-eliciting packet may wait for its ACK (RFC 9000 §13.2.1, §18.2).
-    public var maxAckDelay: Duration
+    public var maxAckDelay: Duration {
+        didSet { maxAckDelayNanoseconds = maxAckDelay.nanosecondsClamped }
+    }
+    private var maxAckDelayNanoseconds: UInt64
 
     /// Received packet numbers, ascending and non-adjacent (gaps of at least one between ranges).
     private var ranges: [ClosedRange<UInt64>] = []
@@ -52,6 +55,7 @@ public struct ReceivedPacketTracker: Sendable {
     ) {
         self.space = space
         self.maxAckDelay = maxAckDelay
+        maxAckDelayNanoseconds = maxAckDelay.nanosecondsClamped
         self.maxAckRanges = max(1, maxAckRanges)
         self.maxStoredRanges = max(1, maxStoredRanges)
         ranges.reserveCapacity(8)
@@ -192,7 +196,7 @@ public struct ReceivedPacketTracker: Sendable {
     /// ACK due on their own (RFC 9000 §13.2.1), though `hasUnacknowledgedPackets` lets them ride along.
     public var ackDeadline: Instant? {
         guard let first = firstUnacknowledgedAckElicitingTime else { return nil }
-        return isImmediateAckRequired ? first : first + maxAckDelay
+        return isImmediateAckRequired ? first : first.advanced(byNanoseconds: maxAckDelayNanoseconds)
     }
 
     /// Whether an ACK is due at `now`.
@@ -219,7 +223,7 @@ public struct ReceivedPacketTracker: Sendable {
         }
         var ackDelay: UInt64 = 0
         if space == .application, largestReceived == largest {
-            let microseconds = (now - largestReceivedTime).nanosecondsClamped / 1000
+            let microseconds = now.nanoseconds(since: largestReceivedTime) / 1000
             ackDelay = microseconds >> UInt64(min(ackDelayExponent, 20))
         }
         return AckFrame(

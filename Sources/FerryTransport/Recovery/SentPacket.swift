@@ -54,6 +54,18 @@ struct SentPacketQueue: Sendable {
 
     subscript(index: Int) -> Slot { slots[index] }
 
+    /// The packet number at `index`, read without copying the slot (and retaining its frame list).
+    func packetNumber(at index: Int) -> UInt64 { slots[index].packet.packetNumber }
+
+    /// The state of the slot at `index`.
+    func state(at index: Int) -> SlotState { slots[index].state }
+
+    /// The send time of the packet at `index`.
+    func timeSent(at index: Int) -> Instant { slots[index].packet.timeSent }
+
+    /// Whether the packet at `index` is ack-eliciting.
+    func isAckEliciting(at index: Int) -> Bool { slots[index].packet.isAckEliciting }
+
     /// The last packet number appended, if any.
     var largestPacketNumber: UInt64? { slots.last?.packet.packetNumber }
 
