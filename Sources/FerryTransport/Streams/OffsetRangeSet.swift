@@ -80,6 +80,19 @@ struct OffsetRangeSet: Equatable {
         remove(0..<offset)
     }
 
+    /// Removes the leading ranges that start at or below `offset` and returns the offset they extend it to
+    /// (one `removeSubrange` however many ranges merge).
+    mutating func absorbLeading(from offset: UInt64) -> UInt64 {
+        var end = offset
+        var count = 0
+        while count < ranges.count && ranges[count].lowerBound <= end {
+            end = max(end, ranges[count].upperBound)
+            count += 1
+        }
+        if count > 0 { ranges.removeSubrange(0..<count) }
+        return end
+    }
+
     /// Removes and returns the first range.
     mutating func popFirst() -> Range<UInt64>? {
         ranges.isEmpty ? nil : ranges.removeFirst()

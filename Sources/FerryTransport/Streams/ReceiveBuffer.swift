@@ -72,11 +72,7 @@ public struct ReceiveBuffer {
         ring.reserve(liveStart: readOffset, liveEnd: liveEnd, requiredEnd: max(end, liveEnd))
         ring.write(UnsafeRawBufferPointer(rebasing: bytes[skip...]), at: start)
         if start == contiguousEnd {
-            contiguousEnd = end
-            while let first = pending.first, first.lowerBound <= contiguousEnd {
-                contiguousEnd = max(contiguousEnd, first.upperBound)
-                _ = pending.popFirst()
-            }
+            contiguousEnd = pending.absorbLeading(from: end)
             return true
         }
         pending.insert(start..<end)

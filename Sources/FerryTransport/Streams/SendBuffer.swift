@@ -156,11 +156,7 @@ public struct SendBuffer {
             acknowledged.insert(range)
             return false
         }
-        acknowledgedOffset = end
-        while let first = acknowledged.first, first.lowerBound <= acknowledgedOffset {
-            acknowledgedOffset = max(acknowledgedOffset, first.upperBound)
-            _ = acknowledged.popFirst()
-        }
+        acknowledgedOffset = acknowledged.absorbLeading(from: end)
         if acknowledgedOffset == endOffset && ring.capacity > 1 << 20 { ring.release() }
         return true
     }
