@@ -1,5 +1,0 @@
-import XCTest
-
-final class FerryTestsPlaceholder: XCTestCase {
-    func testModuleBuilds() {}
-}
