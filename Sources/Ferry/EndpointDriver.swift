@@ -42,6 +42,8 @@ final class EndpointDriver: ChannelInboundHandler {
     /// Where (offset, size, destination, ECN) each datagram of the current batch sits in the batch buffer.
     var batchTransmits: [(offset: Int, size: Int, destination: SocketAddress, ecn: UInt8)] = []
     let sendBufferCapacity: Int
+    /// The batch buffer `pollTransmit` writes into, recycled across batches.
+    var sendBuffer: ByteBuffer?
 
     // Drive scheduling.
     var isDriveScheduled = false
@@ -181,7 +183,11 @@ final class EndpointDriver: ChannelInboundHandler {
     private func flushTransmits(now: Instant) -> Bool {
         guard let context, isWritable, state != .closed else { return false }
         let batchLimit = max(1, configuration.sendBatchSize)
-        var buffer = context.channel.allocator.buffer(capacity: sendBufferCapacity)
+        // `clear()` reuses the storage when every slice of the previous batch has been written and released
+        // (the usual case: a flush writes synchronously), and only allocates when NIO still queues some of them.
+        var buffer = sendBuffer ?? context.channel.allocator.buffer(capacity: sendBufferCapacity)
+        sendBuffer = nil
+        buffer.clear()
         batchTransmits.removeAll(keepingCapacity: true)
         // All datagrams are written into `buffer` before any slice of it exists, so the writes never trigger a
         // copy-on-write of the shared storage.
@@ -199,6 +205,7 @@ final class EndpointDriver: ChannelInboundHandler {
             }
             batchTransmits.append((offset, transmit.size, destination, transmit.ecn))
         }
+        defer { sendBuffer = buffer }
         guard !batchTransmits.isEmpty else { return false }
         for item in batchTransmits {
             guard let slice = buffer.getSlice(at: item.offset, length: item.size) else { continue }
