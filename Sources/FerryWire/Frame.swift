@@ -117,31 +117,56 @@ public enum Frame: Equatable, Sendable {
 
 /// Frame type codes (RFC 9000 §12.4 Table 3, RFC 9221 §4).
 public enum FrameType {
+    /// PADDING (RFC 9000 §19.1).
     public static let padding: UInt64 = 0x00
+    /// PING (§19.2).
     public static let ping: UInt64 = 0x01
+    /// ACK (§19.3).
     public static let ack: UInt64 = 0x02
+    /// ACK with ECN counts (§19.3).
     public static let ackECN: UInt64 = 0x03
+    /// RESET_STREAM (§19.4).
     public static let resetStream: UInt64 = 0x04
+    /// STOP_SENDING (§19.5).
     public static let stopSending: UInt64 = 0x05
+    /// CRYPTO (§19.6).
     public static let crypto: UInt64 = 0x06
+    /// NEW_TOKEN (§19.7).
     public static let newToken: UInt64 = 0x07
     /// STREAM types are 0x08…0x0f; the low three bits are OFF (0x04), LEN (0x02) and FIN (0x01).
     public static let stream: UInt64 = 0x08
+    /// MAX_DATA (§19.9).
     public static let maxData: UInt64 = 0x10
+    /// MAX_STREAM_DATA (§19.10).
     public static let maxStreamData: UInt64 = 0x11
+    /// MAX_STREAMS, bidirectional (§19.11).
     public static let maxStreamsBidirectional: UInt64 = 0x12
+    /// MAX_STREAMS, unidirectional (§19.11).
     public static let maxStreamsUnidirectional: UInt64 = 0x13
+    /// DATA_BLOCKED (§19.12).
     public static let dataBlocked: UInt64 = 0x14
+    /// STREAM_DATA_BLOCKED (§19.13).
     public static let streamDataBlocked: UInt64 = 0x15
+    /// STREAMS_BLOCKED, bidirectional (§19.14).
     public static let streamsBlockedBidirectional: UInt64 = 0x16
+    /// STREAMS_BLOCKED, unidirectional (§19.14).
     public static let streamsBlockedUnidirectional: UInt64 = 0x17
+    /// NEW_CONNECTION_ID (§19.15).
     public static let newConnectionID: UInt64 = 0x18
+    /// RETIRE_CONNECTION_ID (§19.16).
     public static let retireConnectionID: UInt64 = 0x19
+    /// PATH_CHALLENGE (§19.17).
     public static let pathChallenge: UInt64 = 0x1a
+    /// PATH_RESPONSE (§19.18).
     public static let pathResponse: UInt64 = 0x1b
+    /// CONNECTION_CLOSE for transport errors (§19.19).
     public static let connectionCloseTransport: UInt64 = 0x1c
+    /// CONNECTION_CLOSE for application errors (§19.19).
     public static let connectionCloseApplication: UInt64 = 0x1d
+    /// HANDSHAKE_DONE (§19.20).
     public static let handshakeDone: UInt64 = 0x1e
+    /// DATAGRAM without Length (RFC 9221 §4).
     public static let datagram: UInt64 = 0x30
+    /// DATAGRAM with Length (RFC 9221 §4).
     public static let datagramWithLength: UInt64 = 0x31
 }
