@@ -8,7 +8,7 @@ server's exit, then kills every process it started. One line per case, then `N p
 
 Anchor-to-anchor pairs (aioquic <-> quinn-perf) run too: they prove the harness and the peers themselves.
 
-Usage: .venv/bin/python Interop/run_interop.py [--bin-path DIR] [--only SUBSTRING] [--timeout SECS] [-v]
+Usage: .venv/bin/python Interop/run_interop.py [--bin-path DIR] [--only SUBSTRING] [--timeout SECS] [--keep]
 Run Scripts/setup first (it makes .venv and builds quinn-perf when cargo is present). The ferry-bench binary
 comes from --bin-path, $FERRY_BIN_PATH, or `swift build -c release --show-bin-path` (honouring
 $SWIFT_SCRATCH_PATH).
@@ -29,6 +29,7 @@ ANCHORS = os.environ.get("FERRY_ANCHORS", os.path.join(ROOT, "..", "shared", "an
 VENV_PYTHON = os.path.join(ROOT, ".venv", "bin", "python")
 AIOQUIC_SERVER = os.path.join(ROOT, "Interop", "aioquic_perf_server.py")
 AIOQUIC_CLIENT = os.path.join(ANCHORS, "aioquic-perf", "perf_client.py")
+NO_CERT_CLIENT = os.path.join(ROOT, "Interop", "no_cert_client.py")
 QUINN_PERF = os.path.join(ANCHORS, "quinn-perf", "target", "release", "quinn-perf")
 MIB = 1 << 20
 
@@ -313,6 +314,25 @@ def handshake_case(client, server, count, concurrency):
     return f"{NAMES[client]} handshakes -> {NAMES[server]} server: {count} x (handshake + 1 request)", run
 
 
+def refusal_case(server):
+    """An aioquic client with no certificate must be refused with a TLS alert: the servers require mutual TLS."""
+    def run(peers, timeout):
+        peers.require_aioquic()
+        srv = Server(f"{server}-server", peers.server_argv(server), peers.workdir, startup_timeout=30)
+        try:
+            report = run_client("no-cert-client", [VENV_PYTHON, NO_CERT_CLIENT, "--connect", srv.target],
+                                peers.workdir, timeout)
+        finally:
+            code = srv.stop()
+        if not report.get("refused"):
+            raise Failure(f"the server did not refuse a client without a certificate: {report}")
+        check_server_exit(srv, code)
+        code_text = f"0x{report['error_code']:x}" if report.get("error_code") is not None else "handshake"
+        return f"refused: {code_text} {report.get('reason', '')}".strip()
+
+    return f"aioquic client without a certificate -> {NAMES[server]} server: refused", run
+
+
 def check_server_exit(server, code):
     """A server must stop cleanly on SIGTERM; the aioquic server also reports its own error count."""
     if code not in (0, -signal.SIGTERM, 128 + signal.SIGTERM, 130, -signal.SIGINT):
@@ -336,11 +356,14 @@ def cases():
         transfer_case("aioquic", "quinn", download=4 * MIB, upload=1 * MIB, streams=4, requests=8),
         transfer_case("quinn", "aioquic", download=4 * MIB, upload=1 * MIB, streams=4, requests=8),
         handshake_case("quinn", "aioquic", count=20, concurrency=4),
+        refusal_case("quinn"),
+        refusal_case("aioquic"),
         # aioquic <-> Ferry.
         transfer_case("aioquic", "ferry", download=4 * MIB, upload=1 * MIB, streams=4, requests=8),
         transfer_case("aioquic", "ferry", download=16 * MIB, upload=0, streams=1, requests=1, connections=2),
         transfer_case("ferry", "aioquic", download=4 * MIB, upload=1 * MIB, streams=4, requests=8),
         transfer_case("ferry", "aioquic", download=0, upload=8 * MIB, streams=1, requests=1),
+        refusal_case("ferry"),
         # quinn <-> Ferry.
         transfer_case("quinn", "ferry", download=64 * MIB, upload=16 * MIB, streams=4, requests=8),
         transfer_case("quinn", "ferry", download=1024, upload=1024, streams=32, requests=256, connections=4),

@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Negative interop check: an aioquic client WITHOUT a client certificate must be refused by a perf server.
+
+Connects with ALPN "perf", presents no certificate, and sends one small request. Passes (exit 0) when the server
+closes the connection with a TLS alert (a CRYPTO_ERROR, RFC 9001 §4.8: 0x100 + alert; certificate_required is
+0x174); fails (exit 1) if the request is served or the connection ends any other way. Prints one JSON line.
+"""
+import argparse
+import asyncio
+import json
+import ssl
+import struct
+import sys
+
+from aioquic.asyncio import connect
+from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.events import ConnectionTerminated, StreamDataReceived
+
+
+class Probe(QuicConnectionProtocol):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.outcome = asyncio.get_running_loop().create_future()
+
+    def quic_event_received(self, event):
+        if self.outcome.done():
+            return
+        if isinstance(event, ConnectionTerminated):
+            self.outcome.set_result(("closed", event.error_code, event.reason_phrase))
+        elif isinstance(event, StreamDataReceived) and event.end_stream:
+            self.outcome.set_result(("served", None, ""))
+
+
+async def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connect", required=True, help="ID@HOST:PORT (the id is not checked)")
+    parser.add_argument("--timeout", type=float, default=10.0)
+    args = parser.parse_args()
+    host, _, port = args.connect.rpartition("@")[2].rpartition(":")
+    configuration = QuicConfiguration(is_client=True, alpn_protocols=["perf"], verify_mode=ssl.CERT_NONE,
+                                      server_name="localhost")
+    result = {"refused": False, "error_code": None, "reason": ""}
+    try:
+        async with connect(host.strip("[]"), int(port), configuration=configuration, create_protocol=Probe,
+                           wait_connected=True) as client:
+            stream_id = client._quic.get_next_available_stream_id()
+            client._quic.send_stream_data(stream_id, struct.pack(">Q", 1), end_stream=True)
+            client.transmit()
+            kind, code, reason = await asyncio.wait_for(client.outcome, args.timeout)
+            result.update(error_code=code, reason=reason)
+            result["refused"] = kind == "closed" and code is not None and 0x100 <= code <= 0x1FF
+    except ConnectionError as error:
+        # The handshake itself failed: aioquic reports the close reason in the exception.
+        result.update(refused=True, reason=f"handshake refused: {error!r}")
+    except asyncio.TimeoutError:
+        result["reason"] = f"no outcome within {args.timeout}s"
+    print(json.dumps(result))
+    return 0 if result["refused"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
