@@ -4,7 +4,9 @@ import COpenSSL
 ///
 /// QUIC derives packet protection keys with the suite's hash, so the key schedule needs to know it.
 public enum HashAlgorithm: Sendable, Equatable {
+    /// SHA-256: TLS_AES_128_GCM_SHA256, TLS_CHACHA20_POLY1305_SHA256 and the Initial keys (RFC 9001 §5.2).
     case sha256
+    /// SHA-384: TLS_AES_256_GCM_SHA384.
     case sha384
 
     /// The digest (and HKDF-Extract output) length in bytes.
