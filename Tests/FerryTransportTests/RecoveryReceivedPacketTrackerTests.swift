@@ -15,7 +15,7 @@ final class RecoveryReceivedPacketTrackerTests: XCTestCase {
     }
 
     func testAckFrameDescribesGapsNewestFirst() throws {
-        let tracker = tracker(receiving: [0, 1, 2, 5, 6, 9])
+        var tracker = tracker(receiving: [0, 1, 2, 5, 6, 9])
         let ack = try XCTUnwrap(tracker.makeAckFrame(now: .zero))
         XCTAssertEqual(ack.largestAcknowledged, 9)
         XCTAssertEqual(ack.ranges, [9...9, 5...6, 0...2])
@@ -24,7 +24,7 @@ final class RecoveryReceivedPacketTrackerTests: XCTestCase {
     }
 
     func testReorderedPacketsMergeRanges() throws {
-        let tracker = tracker(receiving: [4, 0, 2, 1, 3, 7, 6])
+        var tracker = tracker(receiving: [4, 0, 2, 1, 3, 7, 6])
         XCTAssertEqual(try XCTUnwrap(tracker.makeAckFrame(now: .zero)).ranges, [6...7, 0...4])
     }
 
@@ -39,18 +39,28 @@ final class RecoveryReceivedPacketTrackerTests: XCTestCase {
     }
 
     func testEmptyTrackerMakesNoAck() {
-        XCTAssertNil(ReceivedPacketTracker(space: .initial).makeAckFrame(now: .zero))
+        var tracker = ReceivedPacketTracker(space: .initial)
+        XCTAssertNil(tracker.makeAckFrame(now: .zero))
+    }
+
+    func testRetainedAckFrameIsNotOverwrittenByTheNext() throws {
+        var tracker = tracker(receiving: [0, 1, 3])
+        let first = try XCTUnwrap(tracker.makeAckFrame(now: .zero))
+        tracker.onPacketReceived(packetNumber: 5, isAckEliciting: true, now: .zero)
+        let second = try XCTUnwrap(tracker.makeAckFrame(now: .zero))
+        XCTAssertEqual(first.ranges, [3...3, 0...1])
+        XCTAssertEqual(second.ranges, [5...5, 3...3, 0...1])
     }
 
     func testAckFrameKeepsOnlyNewestRanges() throws {
-        let tracker = tracker(receiving: [0, 2, 4, 6, 8, 10], maxAckRanges: 3)
+        var tracker = tracker(receiving: [0, 2, 4, 6, 8, 10], maxAckRanges: 3)
         let ack = try XCTUnwrap(tracker.makeAckFrame(now: .zero))
         XCTAssertEqual(ack.ranges, [10...10, 8...8, 6...6])
         XCTAssertEqual(tracker.rangeCount, 6, "older ranges are still remembered")
     }
 
     func testStoredRangesAreBoundedAndForgottenOnesCountAsDuplicates() throws {
-        let tracker = tracker(receiving: [0, 2, 4, 6, 8], maxStoredRanges: 3)
+        var tracker = tracker(receiving: [0, 2, 4, 6, 8], maxStoredRanges: 3)
         XCTAssertEqual(tracker.rangeCount, 3)
         XCTAssertEqual(try XCTUnwrap(tracker.makeAckFrame(now: .zero)).ranges, [8...8, 6...6, 4...4])
         XCTAssertTrue(tracker.isDuplicate(1), "below the forgotten floor")

@@ -23,6 +23,8 @@ public struct ReceivedPacketTracker: Sendable {
 
     /// Received packet numbers, ascending and non-adjacent (gaps of at least one between ranges).
     private var ranges: [ClosedRange<UInt64>] = []
+    /// The ranges of the last ACK frame built, kept to reuse its storage.
+    private var ackRangeScratch: [ClosedRange<UInt64>] = []
     /// Packet numbers below this are treated as already received (pruned or forgotten).
     public private(set) var floor: UInt64 = 0
     /// The largest packet number received and when; ack delay is measured from it (RFC 9000 §13.2.5).
@@ -212,15 +214,20 @@ public struct ReceivedPacketTracker: Sendable {
     ///   - now: the time the frame is being built; the ACK Delay is measured from the largest packet's arrival.
     ///   - ackDelayExponent: our ack_delay_exponent; the delay field holds microseconds >> exponent
     ///     (RFC 9000 §18.2). Initial and Handshake spaces report a delay of zero since their ACKs are immediate.
-    public func makeAckFrame(now: Instant, ackDelayExponent: UInt8 = 3) -> AckFrame? {
+    ///
+    /// Mutating only to reuse a scratch buffer: once the caller has encoded and dropped the previous frame, building
+    /// the next one allocates nothing.
+    public mutating func makeAckFrame(now: Instant, ackDelayExponent: UInt8 = 3) -> AckFrame? {
         guard let largest = ranges.last?.upperBound else { return nil }
-        var frameRanges: [ClosedRange<UInt64>] = []
-        frameRanges.reserveCapacity(min(ranges.count, maxAckRanges))
+        var frameRanges = ackRangeScratch
+        ackRangeScratch = []
+        frameRanges.removeAll(keepingCapacity: true)
         var index = ranges.count - 1
         while index >= 0, frameRanges.count < maxAckRanges {
             frameRanges.append(ranges[index])
             index -= 1
         }
+        ackRangeScratch = frameRanges
         var ackDelay: UInt64 = 0
         if space == .application, largestReceived == largest {
             let microseconds = now.nanoseconds(since: largestReceivedTime) / 1000
