@@ -57,11 +57,34 @@ var targets: [Target] = [
         swiftSettings: swiftSettings
     ),
 
+    .target(
+        name: "FerryDaemon",
+        dependencies: [
+            "Ferry", "FerryCrypto",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+
     // MARK: Executables (thin: parse arguments, call a library)
+    .executableTarget(
+        name: "ferryd",
+        dependencies: [
+            "FerryDaemon",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ],
+        path: "Sources/FerryDaemonMain",
+        swiftSettings: swiftSettings
+    ),
     .executableTarget(
         name: "FerryCLI",
         dependencies: [
-            "FerryCrypto",
+            "FerryCrypto", "FerryDaemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         swiftSettings: swiftSettings
@@ -92,6 +115,11 @@ let testTargets: [Target] = [
         swiftSettings: swiftSettings
     ),
     .testTarget(
+        name: "FerryDaemonTests",
+        dependencies: ["FerryDaemon", "Ferry", "FerryCrypto"],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
         name: "FerryTests",
         dependencies: ["Ferry", "FerryCrypto", "FerryTransport"],
         swiftSettings: swiftSettings
@@ -112,11 +140,15 @@ let package = Package(
         .library(name: "FerryWire", targets: ["FerryWire"]),
         .executable(name: "ferry", targets: ["FerryCLI"]),
         .executable(name: "ferry-bench", targets: ["FerryBench"]),
+        .executable(name: "ferryd", targets: ["ferryd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: targets
 )

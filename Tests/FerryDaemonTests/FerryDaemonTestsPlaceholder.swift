@@ -1,0 +1,5 @@
+import XCTest
+
+final class FerryDaemonTestsPlaceholder: XCTestCase {
+    func testModuleBuilds() {}
+}
