@@ -192,6 +192,23 @@ final class RecoveryLossDetectionTests: XCTestCase {
         XCTAssertEqual(controller.bytesInFlight, 0, "sends in a discarded space are ignored")
     }
 
+    func testRetryRemovesInitialPacketsWithoutCongestionSignal() throws {
+        var recovery = makeLossDetection(side: .client, confirmed: false)
+        send(&recovery, 0...1, space: .initial) { _ in ms(0) }
+        let removed = recovery.removeOutstandingPackets(in: .initial, now: ms(40))
+        XCTAssertEqual(removed.map(\.packetNumber), [0, 1])
+        XCTAssertEqual(removed.first?.frames, [.ping])
+        XCTAssertEqual(controller.bytesInFlight, 0)
+        XCTAssertEqual(controller.congestionWindow, 12_000)
+        XCTAssertEqual(recovery.lossDetectionTimeout(), ms(1039), "client anti-deadlock timer from now")
+        // Packet numbers continue after a Retry; the space keeps working.
+        send(&recovery, 2...2, space: .initial) { _ in ms(50) }
+        let result = try recovery.onAckReceived(ackFrame(2...2), space: .initial, maxAckDelay: .zero, now: ms(90))
+        XCTAssertEqual(result.newlyAcknowledged.map(\.packetNumber), [2])
+        XCTAssertThrowsError(
+            try recovery.onAckReceived(ackFrame(3...3), space: .initial, maxAckDelay: .zero, now: ms(91)))
+    }
+
     /// Packets 1 and 3 lost 1.1 s apart with nothing acknowledged between them, more than the persistent
     /// congestion duration (100 + 4 × 50 + 25) × 3 = 975 ms (RFC 9002 §7.6).
     private func runPersistentCongestionScenario(acknowledgingMiddlePacket: Bool) throws -> AckResult {

@@ -110,3 +110,33 @@ extension LossDetection {
         setLossDetectionTimer(now: now)
     }
 }
+
+extension LossDetection {
+    /// Removes every outstanding packet of `space` without an acknowledgement or congestion signal and returns
+    /// them, oldest first, so their frames can be sent again: for a Retry, which implicitly rejects the client's
+    /// Initial packets (RFC 9002 §6.3, RFC 9000 §17.2.5.3).
+    ///
+    /// Unlike `discard(space:now:)` the space stays usable and packet numbers keep increasing (RFC 9000 §17.2.5.3
+    /// forbids resetting them); the removed packets' bytes leave the congestion controller's bytes in flight.
+    public mutating func removeOutstandingPackets(in space: PacketNumberSpace, now: Instant) -> [SentPacket] {
+        let index = space.rawValue
+        var removed: [SentPacket] = []
+        var bytes = 0
+        var cursor = spaces[index].sent.startIndex
+        while cursor < spaces[index].sent.endIndex {
+            if spaces[index].sent.state(at: cursor) == .outstanding {
+                let packet = spaces[index].sent.settle(at: cursor, as: .lost)
+                if packet.isInFlight { bytes += packet.size }
+                removed.append(packet)
+            }
+            cursor += 1
+        }
+        spaces[index].sent.trimFront()
+        spaces[index].ackElicitingInFlight = 0
+        spaces[index].timeOfLastAckElicitingPacket = nil
+        spaces[index].lossTime = nil
+        if bytes > 0 { congestionController.onPacketsDiscarded(bytes: bytes) }
+        setLossDetectionTimer(now: now)
+        return removed
+    }
+}
