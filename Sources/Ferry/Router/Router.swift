@@ -1,0 +1,139 @@
+import Logging
+
+/// Dispatches incoming connections to a `ProtocolHandler` per ALPN, and shuts everything down in order.
+///
+/// The ALPNs the router knows are exactly the ones its endpoint offers, so a client asking for anything else
+/// fails in TLS with `no_application_protocol` (RFC 9001 §8.1) before any handler or connection exists.
+/// Shutdown order: stop accepting, shut the handlers down concurrently, close the endpoint (which closes every
+/// connection), then cancel handler tasks still running and wait for them.
+public final class Router: Sendable {
+    /// The endpoint the router accepts on; it can also dial (`endpoint.connect`).
+    public let endpoint: Endpoint
+    /// The handlers by ALPN.
+    public let handlers: [String: any ProtocolHandler]
+
+    private let logger: Logger
+    private struct State {
+        var serveTask: Task<Void, Never>?
+        var acceptTask: Task<Connection?, Never>?
+        var isStopping = false
+        var shutdownWaiters: [CheckedContinuation<Bool, Never>] = []
+        var isShutDown = false
+    }
+    private let state = HookLock(State())
+
+    /// Binds an endpoint offering exactly `handlers`' ALPNs and starts routing its connections.
+    ///
+    /// - Parameters:
+    ///   - handlers: ALPN → handler; the endpoint offers these ALPNs and no others.
+    ///   - host, port, identity, configuration: as for `Endpoint.bind`.
+    public static func bind(
+        host: String = "0.0.0.0",
+        port: Int = 0,
+        identity: EndpointIdentity,
+        handlers: [String: any ProtocolHandler],
+        configuration: EndpointConfiguration = EndpointConfiguration()
+    ) async throws(EndpointError) -> Router {
+        let endpoint = try await Endpoint.bind(
+            host: host,
+            port: port,
+            identity: identity,
+            alpns: handlers.keys.sorted(),
+            configuration: configuration
+        )
+        return Router(endpoint: endpoint, handlers: handlers, logger: configuration.logger)
+    }
+
+    /// Starts routing `endpoint`'s incoming connections to `handlers`.
+    ///
+    /// The endpoint should offer exactly the handlers' ALPNs (`Router.bind` does this); a connection whose ALPN
+    /// has no handler is closed with application error code 0x1 ("no handler").
+    public init(endpoint: Endpoint, handlers: [String: any ProtocolHandler], logger: Logger = Logger(label: "ferry.router")) {
+        self.endpoint = endpoint
+        self.handlers = handlers
+        self.logger = logger
+        let serveTask = Task { [self] in await serve() }
+        state.withLock { $0.serveTask = serveTask }
+    }
+
+    /// Whether `shutdown()` has completed.
+    public var isShutDown: Bool {
+        state.withLock { $0.isShutDown }
+    }
+
+    private func serve() async {
+        await withDiscardingTaskGroup { group in
+            while let connection = await nextConnection() {
+                guard let handler = handlers[connection.alpn] else {
+                    logger.debug("no handler for ALPN", metadata: ["alpn": "\(connection.alpn)"])
+                    connection.close(code: 1, reason: "no handler")
+                    continue
+                }
+                group.addTask { await handler.accept(connection) }
+            }
+        }
+    }
+
+    /// The next incoming connection, or nil once the router is stopping or the endpoint closed.
+    ///
+    /// The accept runs in a task of its own so `shutdown()` can stop accepting without cancelling the
+    /// connection handlers running in the same group.
+    private func nextConnection() async -> Connection? {
+        let endpoint = self.endpoint
+        let task: Task<Connection?, Never>? = state.withLock { state in
+            guard !state.isStopping else { return nil }
+            let task = Task { (try? await endpoint.accept()) ?? nil }
+            state.acceptTask = task
+            return task
+        }
+        guard let task else { return nil }
+        let connection = await task.value
+        state.withLock { $0.acceptTask = nil }
+        if let connection, state.withLock({ $0.isStopping }) {
+            connection.close(code: 0, reason: "shutting down")
+            return nil
+        }
+        return connection
+    }
+
+    /// Stops the router: stop accepting, shut the handlers down concurrently, close the endpoint, then end the
+    /// handler tasks. Safe to call more than once; later calls wait for the first to finish.
+    public func shutdown() async {
+        let first: Bool = await withCheckedContinuation { continuation in
+            let isFirst = state.withLock { state in
+                if state.isShutDown {
+                    return Optional<Bool>.none
+                }
+                if state.isStopping {
+                    state.shutdownWaiters.append(continuation)
+                    return false
+                }
+                state.isStopping = true
+                return true
+            }
+            switch isFirst {
+            case .none: continuation.resume(returning: false)
+            case .some(true): continuation.resume(returning: true)
+            case .some(false): break
+            }
+        }
+        guard first else { return }
+        let (acceptTask, serveTask) = state.withLock { ($0.acceptTask, $0.serveTask) }
+        acceptTask?.cancel()
+        await withDiscardingTaskGroup { group in
+            for handler in handlers.values {
+                group.addTask { await handler.shutdown() }
+            }
+        }
+        await endpoint.close()
+        serveTask?.cancel()
+        await serveTask?.value
+        let waiters = state.withLock { state in
+            state.isShutDown = true
+            state.serveTask = nil
+            defer { state.shutdownWaiters.removeAll() }
+            return state.shutdownWaiters
+        }
+        for waiter in waiters { waiter.resume(returning: false) }
+    }
+}
