@@ -17,7 +17,8 @@ final class RecoveryLossDetectionTests: XCTestCase {
         at times: (UInt64) -> Instant
     ) {
         for packetNumber in packetNumbers {
-            recovery.onPacketSent(sentPacket(packetNumber, at: times(packetNumber)), space: space, now: times(packetNumber))
+            let time = times(packetNumber)
+            recovery.onPacketSent(sentPacket(packetNumber, at: time), space: space, now: time)
         }
     }
 
@@ -214,7 +215,8 @@ final class RecoveryLossDetectionTests: XCTestCase {
     private func runPersistentCongestionScenario(acknowledgingMiddlePacket: Bool) throws -> AckResult {
         var recovery = makeLossDetection()
         send(&recovery, 0...0) { _ in ms(0) }
-        _ = try recovery.onAckReceived(ackFrame(0...0), space: .application, maxAckDelay: .milliseconds(25), now: ms(100))
+        _ = try recovery.onAckReceived(
+            ackFrame(0...0), space: .application, maxAckDelay: .milliseconds(25), now: ms(100))
         XCTAssertEqual(recovery.persistentCongestionDuration, .milliseconds(975))
         let times: [UInt64: Double] = [1: 200, 2: 600, 3: 1300, 4: 1301, 5: 1302]
         send(&recovery, 1...5) { ms(times[$0] ?? 0) }
@@ -242,7 +244,8 @@ final class RecoveryLossDetectionTests: XCTestCase {
     func testShortLossPeriodIsNotPersistentCongestion() throws {
         var recovery = makeLossDetection()
         send(&recovery, 0...0) { _ in ms(0) }
-        _ = try recovery.onAckReceived(ackFrame(0...0), space: .application, maxAckDelay: .milliseconds(25), now: ms(100))
+        _ = try recovery.onAckReceived(
+            ackFrame(0...0), space: .application, maxAckDelay: .milliseconds(25), now: ms(100))
         send(&recovery, 1...6) { ms(100 + Double($0)) }
         let result = try recovery.onAckReceived(
             ackFrame(6...6), space: .application, maxAckDelay: .milliseconds(25), now: ms(200))

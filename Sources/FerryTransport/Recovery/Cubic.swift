@@ -14,7 +14,9 @@ public final class Cubic: CongestionController {
     public static let renoFriendlyIncrease = 3 * (1 - multiplicativeDecrease) / (1 + multiplicativeDecrease)
 
     @exclusivity(unchecked) private var window: Double
+    /// Bytes in flight (RFC 9002 §2); see `CongestionController.bytesInFlight`.
     @exclusivity(unchecked) public private(set) var bytesInFlight: Int = 0
+    /// ssthresh in bytes; `Int.max` until the first congestion event (RFC 9002 §7.3.1).
     @exclusivity(unchecked) public private(set) var slowStartThreshold: Int = .max
     /// When the current recovery period started (RFC 9002 §B.2); kept after recovery ends.
     @exclusivity(unchecked) public private(set) var recoveryStartTime: Instant?
@@ -33,6 +35,7 @@ public final class Cubic: CongestionController {
     @exclusivity(unchecked) private var usage = WindowUsage()
     @exclusivity(unchecked) private var smoothedRTT: UInt64 = RTTEstimator.defaultInitialRTT.nanosecondsClamped
 
+    /// The datagram size windows are counted in (RFC 9002 §7.2); at least 1200, raised by PMTU discovery.
     public var maxDatagramSize: Int {
         didSet {
             maxDatagramSize = max(maxDatagramSize, 1200)
@@ -46,16 +49,19 @@ public final class Cubic: CongestionController {
         window = Double(CongestionDefaults.initialWindow(maxDatagramSize: self.maxDatagramSize))
     }
 
+    /// The congestion window in bytes (RFC 9002 §7).
     public var congestionWindow: Int { Int(window) }
 
     /// kMinimumWindow for the current datagram size (RFC 9002 §7.2).
     public var minimumWindow: Int { CongestionDefaults.minimumWindow(maxDatagramSize: maxDatagramSize) }
 
+    /// Slow start, recovery or congestion avoidance (RFC 9002 §7.3).
     public var state: CongestionState {
         if isRecovering { return .recovery }
         return congestionWindow < slowStartThreshold ? .slowStart : .congestionAvoidance
     }
 
+    /// Bytes per second for the `Pacer` (RFC 9002 §7.7).
     public var pacingRate: UInt64 {
         CongestionDefaults.pacingRate(
             window: congestionWindow, smoothedRTT: smoothedRTT, isSlowStart: state == .slowStart)
@@ -67,8 +73,10 @@ public final class Cubic: CongestionController {
         return Self.scalingConstant * offset * offset * offset * Double(maxDatagramSize) + maximumWindow
     }
 
+    /// Whether `bytes` more fit in the window (RFC 9002 §7).
     public func canSend(bytes: Int) -> Bool { bytesInFlight + bytes <= congestionWindow }
 
+    /// Counts an in-flight packet (RFC 9002 §B.4 OnPacketSentCC).
     public func onPacketSent(size: Int, now: Instant) {
         bytesInFlight += size
         usage.onSent(bytesInFlight: bytesInFlight)
@@ -79,6 +87,8 @@ public final class Cubic: CongestionController {
         return timeSent <= start
     }
 
+    /// Grows the window for acknowledged in-flight packets outside recovery while the window is in use
+    /// (RFC 9002 §B.5).
     public func onPacketsAcknowledged(_ packets: [SentPacket], rtt: RTTEstimator, now: Instant) {
         smoothedRTT = rtt.smoothedNanoseconds
         let isLimited = usage.isWindowLimited(window: congestionWindow)
@@ -135,6 +145,7 @@ public final class Cubic: CongestionController {
         window += (target - window) * ackedBytes / window
     }
 
+    /// Removes lost bytes, reacts once per recovery period, collapses on persistent congestion (RFC 9002 §B.8).
     public func onPacketsLost(_ packets: [SentPacket], persistentCongestion: Bool, now: Instant) {
         var largestTimeSent: Instant?
         for packet in packets where packet.isInFlight {
@@ -152,10 +163,12 @@ public final class Cubic: CongestionController {
         }
     }
 
+    /// An ECN-CE increase is a congestion event like a loss (RFC 9002 §B.7).
     public func onECNCongestionEvent(timeSent: Instant, now: Instant) {
         onCongestionEvent(timeSent: timeSent, now: now)
     }
 
+    /// Removes bytes of discarded packets from flight without a congestion signal (RFC 9002 §6.4).
     public func onPacketsDiscarded(bytes: Int) {
         bytesInFlight = max(0, bytesInFlight - bytes)
     }

@@ -211,7 +211,8 @@ public struct LossDetection {
         // RTT sample: the largest acknowledged is newly acknowledged and something ack-eliciting was (§5.1).
         var isRTTSampled = false
         if largestNewlyAcked.packetNumber == ack.largestAcknowledged, includesAckEliciting {
-            let ackDelay = space == .application ? Self.decodeAckDelayNanoseconds(ack.ackDelay, exponent: ackDelayExponent) : 0
+            let ackDelay = space == .application
+                ? Self.decodeAckDelayNanoseconds(ack.ackDelay, exponent: ackDelayExponent) : 0
             rtt.update(
                 latestNanoseconds: now.nanoseconds(since: largestNewlyAcked.timeSent), ackDelayNanoseconds: ackDelay,
                 maxAckDelayNanoseconds: peerMaxAckDelayNanoseconds, isHandshakeConfirmed: isHandshakeConfirmed)

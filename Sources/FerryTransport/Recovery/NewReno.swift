@@ -7,8 +7,11 @@ public final class NewReno: CongestionController {
     /// kLossReductionFactor (RFC 9002 §7.2).
     public static let lossReductionFactor = 0.5
 
+    /// The congestion window in bytes (RFC 9002 §7).
     @exclusivity(unchecked) public private(set) var congestionWindow: Int
+    /// Bytes in flight (RFC 9002 §2); see `CongestionController.bytesInFlight`.
     @exclusivity(unchecked) public private(set) var bytesInFlight: Int = 0
+    /// ssthresh in bytes; `Int.max` until the first congestion event (RFC 9002 §7.3.1).
     @exclusivity(unchecked) public private(set) var slowStartThreshold: Int = .max
     /// When the current recovery period started, congestion_recovery_start_time (RFC 9002 §B.2).
     /// It is kept after recovery ends: a later loss of a packet sent before it still causes no reduction.
@@ -18,6 +21,7 @@ public final class NewReno: CongestionController {
     @exclusivity(unchecked) private var usage = WindowUsage()
     @exclusivity(unchecked) private var smoothedRTT: UInt64 = RTTEstimator.defaultInitialRTT.nanosecondsClamped
 
+    /// The datagram size windows are counted in (RFC 9002 §7.2); at least 1200, raised by PMTU discovery.
     public var maxDatagramSize: Int {
         didSet {
             maxDatagramSize = max(maxDatagramSize, 1200)
@@ -34,18 +38,22 @@ public final class NewReno: CongestionController {
     /// kMinimumWindow for the current datagram size.
     public var minimumWindow: Int { CongestionDefaults.minimumWindow(maxDatagramSize: maxDatagramSize) }
 
+    /// Slow start, recovery or congestion avoidance (RFC 9002 §7.3).
     public var state: CongestionState {
         if isRecovering { return .recovery }
         return congestionWindow < slowStartThreshold ? .slowStart : .congestionAvoidance
     }
 
+    /// Bytes per second for the `Pacer` (RFC 9002 §7.7).
     public var pacingRate: UInt64 {
         CongestionDefaults.pacingRate(
             window: congestionWindow, smoothedRTT: smoothedRTT, isSlowStart: state == .slowStart)
     }
 
+    /// Whether `bytes` more fit in the window (RFC 9002 §7).
     public func canSend(bytes: Int) -> Bool { bytesInFlight + bytes <= congestionWindow }
 
+    /// Counts an in-flight packet (RFC 9002 §B.4 OnPacketSentCC).
     public func onPacketSent(size: Int, now: Instant) {
         bytesInFlight += size
         usage.onSent(bytesInFlight: bytesInFlight)
@@ -57,6 +65,8 @@ public final class NewReno: CongestionController {
         return timeSent <= start
     }
 
+    /// Grows the window for acknowledged in-flight packets outside recovery while the window is in use
+    /// (RFC 9002 §B.5).
     public func onPacketsAcknowledged(_ packets: [SentPacket], rtt: RTTEstimator, now: Instant) {
         smoothedRTT = rtt.smoothedNanoseconds
         let isLimited = usage.isWindowLimited(window: congestionWindow)
@@ -84,6 +94,7 @@ public final class NewReno: CongestionController {
         }
     }
 
+    /// Removes lost bytes, reacts once per recovery period, collapses on persistent congestion (RFC 9002 §B.8).
     public func onPacketsLost(_ packets: [SentPacket], persistentCongestion: Bool, now: Instant) {
         var largestTimeSent: Instant?
         for packet in packets where packet.isInFlight {
@@ -101,10 +112,12 @@ public final class NewReno: CongestionController {
         }
     }
 
+    /// An ECN-CE increase is a congestion event like a loss (RFC 9002 §B.7).
     public func onECNCongestionEvent(timeSent: Instant, now: Instant) {
         onCongestionEvent(timeSent: timeSent, now: now)
     }
 
+    /// Removes bytes of discarded packets from flight without a congestion signal (RFC 9002 §6.4).
     public func onPacketsDiscarded(bytes: Int) {
         bytesInFlight = max(0, bytesInFlight - bytes)
     }

@@ -8,6 +8,7 @@ public enum PacketNumberSpace: Int, CaseIterable, Sendable, Hashable, CustomStri
     case handshake = 1
     case application = 2
 
+    /// The space name as RFC 9000 spells it.
     public var description: String {
         switch self {
         case .initial: "Initial"

@@ -94,7 +94,8 @@ public struct RTTEstimator: Sendable, Equatable {
         if latest >= minNanoseconds, latest - minNanoseconds >= delay {
             adjusted = latest - delay
         }
-        let difference = smoothedNanoseconds > adjusted ? smoothedNanoseconds - adjusted : adjusted - smoothedNanoseconds
+        let difference = smoothedNanoseconds > adjusted
+            ? smoothedNanoseconds - adjusted : adjusted - smoothedNanoseconds
         varianceNanoseconds = varianceNanoseconds / 4 * 3 + (varianceNanoseconds % 4) * 3 / 4 + difference / 4
         smoothedNanoseconds = smoothedNanoseconds / 8 * 7 + (smoothedNanoseconds % 8) * 7 / 8 + adjusted / 8
     }
