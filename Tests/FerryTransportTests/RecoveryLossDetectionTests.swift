@@ -177,6 +177,21 @@ final class RecoveryLossDetectionTests: XCTestCase {
         XCTAssertEqual(recovery.outstandingPacketCount(in: .application), 3, "state untouched")
     }
 
+    func testAckOfSkippedPacketNumberIsProtocolViolation() throws {
+        var recovery = makeLossDetection()
+        send(&recovery, 0...2) { _ in ms(0) }
+        recovery.onPacketNumberSkipped(3, space: .application)
+        send(&recovery, 4...5) { _ in ms(1) }
+        let result = try recovery.onAckReceived(
+            ackFrame(4...5, 0...2), space: .application, maxAckDelay: .zero, now: ms(30))
+        XCTAssertEqual(result.newlyAcknowledged.map(\.packetNumber), [0, 1, 2, 4, 5])
+        XCTAssertThrowsError(
+            try recovery.onAckReceived(ackFrame(0...5), space: .application, maxAckDelay: .zero, now: ms(31))
+        ) { error in
+            XCTAssertEqual((error as? TransportError)?.code, .protocolViolation)
+        }
+    }
+
     func testDiscardRemovesInFlightBytesAndTimer() throws {
         var recovery = makeLossDetection(confirmed: false)
         send(&recovery, 0...1, space: .initial) { _ in ms(0) }

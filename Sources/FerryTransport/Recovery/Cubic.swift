@@ -50,7 +50,10 @@ public final class Cubic: CongestionController {
     }
 
     /// The congestion window in bytes (RFC 9002 §7).
-    public var congestionWindow: Int { Int(window) }
+    public var congestionWindow: Int { Int(min(window, Self.windowCeiling)) }
+
+    /// A bound far above any real window that keeps the Double → Int conversion from trapping.
+    static let windowCeiling = Double(1 << 50)
 
     /// kMinimumWindow for the current datagram size (RFC 9002 §7.2).
     public var minimumWindow: Int { CongestionDefaults.minimumWindow(maxDatagramSize: maxDatagramSize) }

@@ -36,6 +36,8 @@ struct LossDetectionSpace: Sendable {
     var ackElicitingInFlight = 0
     var ecnCECount: UInt64 = 0
     var isDiscarded = false
+    /// Recently skipped packet numbers; an ACK covering one is an optimistic-ACK attack (RFC 9000 §21.4).
+    var skippedPacketNumbers: [UInt64] = []
 }
 
 /// Loss detection and probe timeouts across the three packet number spaces (RFC 9002 §6 and Appendix A).
@@ -160,13 +162,23 @@ public struct LossDetection {
         }
     }
 
+    /// Records a packet number deliberately left unused, so an ACK claiming it is detected as an optimistic-ACK
+    /// attack (RFC 9000 §21.4); the connection may skip one now and then. The last few are remembered.
+    public mutating func onPacketNumberSkipped(_ packetNumber: UInt64, space: PacketNumberSpace) {
+        let index = space.rawValue
+        if let largest = spaces[index].largestSentPacketNumber, packetNumber <= largest { return }
+        spaces[index].largestSentPacketNumber = packetNumber
+        if spaces[index].skippedPacketNumbers.count >= 4 { spaces[index].skippedPacketNumbers.removeFirst() }
+        spaces[index].skippedPacketNumbers.append(packetNumber)
+    }
+
     /// Processes an ACK frame received in `space` (RFC 9002 §A.7 OnAckReceived).
     ///
     /// - Parameters:
     ///   - ackDelayExponent: the peer's ack_delay_exponent (3 by default; RFC 9000 §18.2).
     ///   - maxAckDelay: the peer's max_ack_delay; also stored as `peerMaxAckDelay`.
     /// - Throws: PROTOCOL_VIOLATION if the ACK covers a packet number never sent in this space
-    ///   (RFC 9000 §13.1).
+    ///   (RFC 9000 §13.1), including one passed to `onPacketNumberSkipped`.
     public mutating func onAckReceived(
         _ ack: AckFrame, space: PacketNumberSpace, ackDelayExponent: UInt8 = 3, maxAckDelay: Duration,
         now: Instant
@@ -182,6 +194,13 @@ public struct LossDetection {
         }
         guard !spaces[index].isDiscarded else {
             return AckResult(newlyAcknowledged: [], lost: [], isRTTSampled: false, isPersistentCongestion: false)
+        }
+        for skipped in spaces[index].skippedPacketNumbers {
+            for range in ack.ranges where range.contains(skipped) {
+                throw TransportError(
+                    .protocolViolation, frameType: ack.ecnCounts == nil ? 0x02 : 0x03,
+                    reason: "ACK of skipped packet \(skipped) in \(space)")
+            }
         }
         spaces[index].largestAcknowledged = max(spaces[index].largestAcknowledged ?? 0, ack.largestAcknowledged)
 
