@@ -63,6 +63,9 @@ final class TLSHandshakeEdgeTests: XCTestCase {
         pair.run()
         XCTAssertEqual(pair.serverError?.alert, HandshakeError.missingExtension)
         XCTAssertEqual(pair.serverError?.quicErrorCode, 0x16d)
+        // OpenSSL 3.0 sends handshake_failure for any ClientHello-callback error; QUIC never carries that TLS alert
+        // record, and the session reports the precise missing_extension the callback decided (RFC 9001 §4.8).
+        XCTAssertNotNil((server as? OpenSSLHandshakeSession)?.sentAlert)
         XCTAssertNil(pair.serverSent[.initial])
         XCTAssertFalse(pair.clientCompleted)
     }

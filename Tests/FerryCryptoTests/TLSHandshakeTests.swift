@@ -166,6 +166,8 @@ final class TLSHandshakeTests: XCTestCase {
         XCTAssertEqual(error.alert, HandshakeError.badCertificate)
         XCTAssertEqual(error.quicErrorCode, 0x100 + 42)
         XCTAssertTrue(error.reason.contains(impostorTarget.shortDescription), error.reason)
+        // OpenSSL itself sent bad_certificate: the rejection happened inside the verify callback.
+        XCTAssertEqual((pair.client as? OpenSSLHandshakeSession)?.sentAlert, HandshakeError.badCertificate)
         XCTAssertFalse(pair.clientCompleted)
         XCTAssertFalse(pair.serverCompleted)
         XCTAssertNil(pair.client.peerIdentity)
@@ -185,6 +187,7 @@ final class TLSHandshakeTests: XCTestCase {
         let error = try XCTUnwrap(pair.serverError)
         XCTAssertEqual(error.alert, HandshakeError.noApplicationProtocol)
         XCTAssertEqual(error.quicErrorCode, 0x178)
+        XCTAssertEqual((pair.server as? OpenSSLHandshakeSession)?.sentAlert, HandshakeError.noApplicationProtocol)
         XCTAssertFalse(pair.clientCompleted)
         XCTAssertFalse(pair.serverCompleted)
         XCTAssertNil(pair.serverSent[.initial], "the server must not answer with a ServerHello")

@@ -47,7 +47,7 @@ final class OpenSSLHandshakeSession: HandshakeSession {
     /// A failure decided inside a callback; it explains the outcome better than OpenSSL's generic error.
     var callbackFailure: HandshakeError?
     /// The alert OpenSSL sent, seen in the message callback.
-    private var sentAlert: UInt8?
+    private(set) var sentAlert: UInt8?
     /// The level OpenSSL currently writes at: the level of its newest write secret.
     private var writeLevel: EncryptionLevel = .initial
     /// The level whose peer secret OpenSSL currently reads with.
