@@ -1,5 +1,0 @@
-import XCTest
-
-final class FerryDaemonTestsPlaceholder: XCTestCase {
-    func testModuleBuilds() {}
-}
