@@ -1,0 +1,61 @@
+import Ferry
+
+/// `plugin`: asks an external process (docs/plugins.md) before and after the handshake.
+///
+/// When the plugin is down, times out or answers nonsense, `onError` decides: `reject` fails closed (the
+/// default), `accept` fails open. The answer is never left to the chain's deadline, so an unavailable plugin is
+/// reported as such rather than as a slow hook.
+public struct PluginHook: DaemonPolicyHook {
+    public let context: PolicyHookContext
+    /// The plugin process.
+    public let client: PluginClient
+    /// What to answer when the plugin cannot.
+    public let onError: DaemonConfig.PluginErrorPolicy
+
+    /// Creates the hook.
+    public init(context: PolicyHookContext, client: PluginClient, onError: DaemonConfig.PluginErrorPolicy) {
+        self.context = context
+        self.client = client
+        self.onError = onError
+    }
+
+    public func checkIncoming(_ info: IncomingInfo) async -> PolicyVerdict {
+        let request = PluginRequest(
+            type: "check",
+            stage: "incoming",
+            remoteAddress: info.remoteAddress.host,
+            remotePort: info.remoteAddress.port
+        )
+        return verdict(await client.ask(request))
+    }
+
+    public func check(_ subject: PolicySubject) async -> PolicyVerdict {
+        let request = PluginRequest(
+            type: "check",
+            stage: "after_handshake",
+            remoteAddress: subject.remoteAddress.host,
+            remotePort: subject.remoteAddress.port,
+            remoteID: subject.remoteID.hex,
+            alpn: subject.alpn,
+            service: subject.service,
+            side: subject.side == .server ? "server" : "client"
+        )
+        return verdict(await client.ask(request))
+    }
+
+    private func verdict(_ answer: PluginAnswer) -> PolicyVerdict {
+        let problem: String
+        switch answer {
+        case .accept: return .accept
+        case .reject(let reason): return .reject(reason: reason)
+        case .unavailable(let why): problem = why
+        case .timedOut: problem = "plugin timed out"
+        case .malformed(let why): problem = "plugin answered \(why)"
+        }
+        context.recorder.recordFailure(hook: context.name, stage: .afterHandshake, reason: problem)
+        switch onError {
+        case .accept: return .accept
+        case .reject: return .reject(reason: problem)
+        }
+    }
+}
