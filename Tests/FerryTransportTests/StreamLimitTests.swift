@@ -102,3 +102,19 @@ final class StreamLimitTests: XCTestCase {
                        [.maxData(4100), .maxStreamData(streamID: id.rawValue, maximum: 4100)])
     }
 }
+
+/// Abuse resistance of reassembly.
+final class StreamReassemblyLimitTests: XCTestCase {
+    func testScatteredTinyFramesAreRejected() throws {
+        let server = StreamManager(side: .server, configuration: streamTestConfiguration(maxData: 1 << 24, maxStreamData: 1 << 24))
+        let id = StreamID(index: 0, initiator: .client, isBidirectional: true)
+        for index in 1...StreamManager.maximumReceiveGaps {
+            try server.handleStream(StreamFrame(streamID: id.rawValue, offset: UInt64(index * 2), data: [1], fin: false))
+        }
+        assertTransportError(.protocolViolation) {
+            try server.handleStream(StreamFrame(streamID: id.rawValue, offset: 1 << 20, data: [1], fin: false))
+        }
+        // Filling gaps is still fine.
+        try server.handleStream(StreamFrame(streamID: id.rawValue, offset: 0, data: [0, 0], fin: false))
+    }
+}

@@ -22,6 +22,9 @@ public struct ReceiveBuffer {
     /// Bytes ready to read in order.
     public var readableCount: Int { Int(contiguousEnd - readOffset) }
 
+    /// Gaps (separate out-of-order ranges) currently buffered above `contiguousEnd`.
+    public var gapCount: Int { pending.count }
+
     /// Whether every byte up to the final size has arrived (RFC 9000 §3.2 "Data Recvd").
     public var isComplete: Bool { finalSize.map { contiguousEnd == $0 } ?? false }
 

@@ -1,5 +1,8 @@
 /// Ingest of stream-related frames from the peer (RFC 9000 §19.4–19.14).
 extension StreamManager {
+    /// The most out-of-order ranges one stream may buffer before the peer is treated as abusive.
+    public static let maximumReceiveGaps = 16_384
+
     /// Handles a stream-related frame; returns false (and does nothing) for any other frame type, which core
     /// handles itself. Throws the transport error to close the connection with.
     @discardableResult
@@ -127,6 +130,13 @@ extension StreamManager {
                 collectIfClosed(stream)
             }
             return
+        }
+        if frame.offset > stream.receiveBuffer.contiguousEnd
+            && stream.receiveBuffer.gapCount >= Self.maximumReceiveGaps {
+            // Legitimate senders with full-size frames cannot fragment a window this much; a peer sending tiny
+            // scattered frames would otherwise make reassembly bookkeeping quadratic.
+            throw TransportError(.protocolViolation, frameType: frameType,
+                                 reason: "too many out-of-order ranges on \(stream.id)")
         }
         let advanced = stream.receiveBuffer.insert(offset: frame.offset, bytes: frame.data)
         if stream.receiveState == .sizeKnown && stream.receiveBuffer.isComplete {
