@@ -35,7 +35,22 @@ public enum DaemonCommandLine {
             FileHandle.standardError.write(Data("ferryd: \(error)\n".utf8))
             return 1
         }
-        FileHandle.standardError.write(Data("ferryd: \(config.file): daemon runtime not built yet\n".utf8))
-        return 1
+        let logger = Daemon.makeLogger(config.logging)
+        let daemon: Daemon
+        do {
+            daemon = try await Daemon.start(config: config, logger: logger)
+        } catch {
+            logger.critical("ferryd failed to start", metadata: ["error": "\(error)"])
+            return 1
+        }
+        do {
+            try await daemon.run()
+        } catch {
+            logger.error("ferryd stopped with an error", metadata: ["error": "\(error)"])
+            await daemon.shutdown()
+            return 1
+        }
+        await daemon.shutdown()
+        return 0
     }
 }

@@ -122,3 +122,28 @@ extension PolicyEngine {
         return Snapshot(hooks: hooks, chain: chain)
     }
 }
+
+extension PolicyEngine {
+    /// Runs every hook's pre- and post-handshake checks for a connection the runtime already accepted (used
+    /// when the runtime does not run the chain itself). A failing hook counts as a rejection.
+    public func admit(_ subject: PolicySubject, info: IncomingInfo) async -> PolicyVerdict {
+        let snapshot = self.snapshot
+        for hook in snapshot.hooks {
+            do {
+                if hook.context.services == nil {
+                    let early = try await hook.checkIncoming(info)
+                    if case .reject(let reason) = early {
+                        hook.context.recorder.record(hook: hook.context, stage: .incoming, verdict: early, peer: "\(info.remoteAddress)")
+                        return .reject(reason: "\(hook.context.name): \(reason)")
+                    }
+                }
+                let verdict = try await hook.evaluate(subject, stage: .afterHandshake)
+                if case .reject = verdict { return verdict }
+            } catch {
+                hook.context.recorder.recordFailure(hook: hook.context.name, stage: .afterHandshake, reason: "\(error)")
+                return .reject(reason: "\(hook.context.name) failed: \(error)")
+            }
+        }
+        return .accept
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+
+/// The control socket's protocol: one JSON object per line in each direction (docs/daemon.md).
+///
+/// A request names a command; the answer is `{"ok":true,"result":{…}}` or `{"ok":false,"error":"…"}`. Several
+/// requests may be sent on one connection; answers come in order.
+public struct ControlRequest: Codable, Sendable, Equatable {
+    /// `status`, `connections`, `remotes`, `reload` or `check-config`.
+    public var command: String
+    /// For `check-config`: the file to check (default: the running configuration's file).
+    public var path: String?
+
+    /// Creates a request.
+    public init(command: String, path: String? = nil) {
+        self.command = command
+        self.path = path
+    }
+}
+
+/// `status`: what the daemon is and runs.
+public struct ControlStatus: Codable, Sendable, Equatable {
+    public var endpointID: String
+    public var listen: [String]
+    public var pid: Int32
+    public var uptimeSeconds: Double
+    public var connections: Int
+    public var services: [String]
+    public var tunnels: [String]
+    public var hooks: [String]
+    public var configFile: String
+    public var lastReload: ControlReload?
+
+    enum CodingKeys: String, CodingKey {
+        case endpointID = "endpoint_id"
+        case listen, pid
+        case uptimeSeconds = "uptime_seconds"
+        case connections, services, tunnels, hooks
+        case configFile = "config_file"
+        case lastReload = "last_reload"
+    }
+}
+
+/// The result of a reload (also in `status` as the last one).
+public struct ControlReload: Codable, Sendable, Equatable {
+    /// Whether the new configuration is in force.
+    public var ok: Bool
+    /// Why not, with file, line and key.
+    public var error: String?
+    /// Connections closed because the new policy rejects them (`reevaluate_on_reload`).
+    public var closedConnections: Int
+    /// Settings that changed but only take effect after a restart.
+    public var needsRestart: [String]
+    /// When the reload happened (RFC 3339).
+    public var time: String
+
+    enum CodingKeys: String, CodingKey {
+        case ok, error, time
+        case closedConnections = "closed_connections"
+        case needsRestart = "needs_restart"
+    }
+}
+
+/// `connections`: one live connection.
+public struct ControlConnection: Codable, Sendable, Equatable {
+    public var number: UInt64
+    public var remoteID: String
+    public var remoteAddress: String
+    public var alpn: String
+    public var service: String?
+    public var side: String
+    public var since: String
+    public var rttMilliseconds: Double
+    public var bytesSent: UInt64
+    public var bytesReceived: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case number
+        case remoteID = "remote_id"
+        case remoteAddress = "remote_address"
+        case alpn, service, side, since
+        case rttMilliseconds = "rtt_ms"
+        case bytesSent = "bytes_sent"
+        case bytesReceived = "bytes_received"
+    }
+}
+
+/// `remotes`: one remote endpoint id, aggregated over its connections.
+public struct ControlRemote: Codable, Sendable, Equatable {
+    public var remoteID: String
+    public var connections: Int
+    public var totalConnections: UInt64
+    /// The smallest smoothed RTT over its live connections; nil with none.
+    public var rttMilliseconds: Double?
+    public var bytesSent: UInt64
+    public var bytesReceived: UInt64
+    public var pathsSeen: [String]
+    public var lastSeen: String
+
+    enum CodingKeys: String, CodingKey {
+        case remoteID = "remote_id"
+        case connections
+        case totalConnections = "total_connections"
+        case rttMilliseconds = "rtt_ms"
+        case bytesSent = "bytes_sent"
+        case bytesReceived = "bytes_received"
+        case pathsSeen = "paths_seen"
+        case lastSeen = "last_seen"
+    }
+}
+
+/// `check-config`.
+public struct ControlCheck: Codable, Sendable, Equatable {
+    public var ok: Bool
+    public var message: String
+}
+
+/// One answer line.
+public struct ControlResponse<Result: Codable & Sendable>: Codable, Sendable {
+    public var ok: Bool
+    public var result: Result?
+    public var error: String?
+}
+
+/// Why a control request failed on the client side.
+public enum ControlClientError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The socket could not be reached.
+    case cannotConnect(path: String, errno: Int32)
+    /// The daemon closed the connection without answering.
+    case noAnswer
+    /// The answer was not the expected JSON.
+    case malformedAnswer(String)
+    /// The daemon answered with an error.
+    case daemon(String)
+
+    public var description: String {
+        switch self {
+        case .cannotConnect(let path, let errno): "cannot connect to \(path): \(String(cString: strerror(errno)))"
+        case .noAnswer: "the daemon closed the connection without answering"
+        case .malformedAnswer(let text): "malformed answer: \(text)"
+        case .daemon(let message): message
+        }
+    }
+}
+
+enum ControlTime {
+    static func format(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+}

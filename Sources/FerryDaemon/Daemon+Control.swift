@@ -1,0 +1,106 @@
+import Ferry
+import Foundation
+
+extension Daemon {
+    /// Answers one control request with one JSON line.
+    func handleControl(_ request: ControlRequest) async -> String {
+        switch request.command {
+        case "status":
+            return Self.encode(status())
+        case "connections":
+            return Self.encode(await connections())
+        case "remotes":
+            return Self.encode(await remotes())
+        case "reload":
+            let result = await reload()
+            guard result.ok else { return Self.encodeError(result.error ?? "reload failed") }
+            return Self.encode(result)
+        case "check-config":
+            let report = DaemonCommandLine.checkConfigReport(path: request.path ?? config.file)
+            return Self.encode(ControlCheck(ok: report.status == 0, message: report.message))
+        default:
+            return Self.encodeError("unknown command '\(request.command)' (status, connections, remotes, reload, check-config)")
+        }
+    }
+
+    /// The `status` answer.
+    public func status() -> ControlStatus {
+        let config = self.config
+        return ControlStatus(
+            endpointID: endpointID.hex,
+            listen: localAddresses.map(\.description),
+            pid: getpid(),
+            uptimeSeconds: Date().timeIntervalSince(startedAt),
+            connections: registry.count,
+            services: config.services.map { "\($0.name) (\($0.alpn))" },
+            tunnels: config.tunnels.map { "\($0.listen) -> \($0.peer.id.shortDescription)/\($0.service)" },
+            hooks: config.hooks.map { "\($0.name) (\($0.kind.typeName))" },
+            configFile: config.file,
+            lastReload: lastReload
+        )
+    }
+
+    /// The `connections` answer.
+    public func connections() async -> [ControlConnection] {
+        var result: [ControlConnection] = []
+        for entry in registry.entries() {
+            let connection = entry.connection
+            let stats = await connection.stats
+            result.append(
+                ControlConnection(
+                    number: entry.number,
+                    remoteID: connection.remoteID.hex,
+                    remoteAddress: connection.remoteAddress.description,
+                    alpn: connection.alpn,
+                    service: entry.service,
+                    side: connection.side == .server ? "server" : "client",
+                    since: ControlTime.format(entry.since),
+                    rttMilliseconds: Self.milliseconds(stats.smoothedRTT),
+                    bytesSent: stats.bytesSent,
+                    bytesReceived: stats.bytesReceived
+                )
+            )
+        }
+        return result
+    }
+
+    /// The `remotes` answer.
+    public func remotes() async -> [ControlRemote] {
+        let live = await connections()
+        var result: [ControlRemote] = []
+        for (id, history) in registry.history().sorted(by: { $0.key < $1.key }) {
+            let mine = live.filter { $0.remoteID == id.hex }
+            result.append(
+                ControlRemote(
+                    remoteID: id.hex,
+                    connections: mine.count,
+                    totalConnections: history.totalConnections,
+                    rttMilliseconds: mine.map(\.rttMilliseconds).min(),
+                    bytesSent: history.closedBytesSent + mine.reduce(0) { $0 + $1.bytesSent },
+                    bytesReceived: history.closedBytesReceived + mine.reduce(0) { $0 + $1.bytesReceived },
+                    pathsSeen: history.pathsSeen.map(\.description).sorted(),
+                    lastSeen: ControlTime.format(history.lastSeen)
+                )
+            )
+        }
+        return result
+    }
+
+    static func milliseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+    }
+
+    static func encode<Result: Codable & Sendable>(_ result: Result) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let response = ControlResponse(ok: true, result: result, error: nil)
+        guard let data = try? encoder.encode(response) else { return encodeError("cannot encode the answer") }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func encodeError(_ message: String) -> String {
+        let response = ControlResponse<ControlCheck>(ok: false, result: nil, error: message)
+        guard let data = try? JSONEncoder().encode(response) else { return #"{"ok":false}"# }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,70 @@
+import Ferry
+import Logging
+
+/// Keeps one QUIC connection to a peer's service alive for a tunnel, redialing with backoff.
+///
+/// A connection negotiates one ALPN (RFC 7301), so there is one per (peer, service); every TCP connection the
+/// tunnel accepts becomes a stream on it. Dialing is serialised by the actor, so a burst of TCP connections
+/// after an outage causes one dial, not one each. Failed dials back off exponentially (250 ms to 30 s).
+actor PeerDialer {
+    let peer: EndpointAddress
+    let service: String
+    let daemon: DaemonContext
+
+    private var connection: Connection?
+    private var registryNumber: UInt64?
+    private var backoff: Duration = .milliseconds(250)
+    private var nextAttempt: ContinuousClock.Instant = .now
+
+    init(peer: EndpointAddress, service: String, daemon: DaemonContext) {
+        self.peer = peer
+        self.service = service
+        self.daemon = daemon
+    }
+
+    /// The live connection, dialing (after the backoff delay) when there is none.
+    func currentConnection() async throws -> Connection {
+        if let connection, await connection.closeReason == nil { return connection }
+        dropConnection()
+        let wait = nextAttempt - .now
+        if wait > .zero { try await Task.sleep(for: wait) }
+        guard let endpoint = daemon.dialingEndpoint else { throw ConnectionError.endpointClosed }
+        let alpn = DaemonConfig.ServiceSettings.alpn(for: service)
+        let started = ContinuousClock.now
+        do {
+            let dialed = try await endpoint.connect(to: peer, alpn: alpn)
+            daemon.metrics.recordHandshake(duration: .now - started)
+            backoff = .milliseconds(250)
+            connection = dialed
+            registryNumber = daemon.registry.register(dialed, service: service)
+            daemon.metrics.connectionOpened(side: "client")
+            daemon.logger.info("tunnel connected", metadata: ["peer": "\(peer)", "service": "\(service)"])
+            return dialed
+        } catch {
+            nextAttempt = .now + backoff
+            daemon.logger.warning(
+                "tunnel dial failed",
+                metadata: ["peer": "\(peer)", "service": "\(service)", "error": "\(error)", "retry_in": "\(backoff)"]
+            )
+            backoff = min(backoff * 2, .seconds(30))
+            throw error
+        }
+    }
+
+    /// Forgets a connection that closed, folding its counters into the registry.
+    func dropConnection() {
+        guard connection != nil || registryNumber != nil else { return }
+        if let registryNumber {
+            daemon.registry.remove(registryNumber, finalStats: nil)
+            daemon.metrics.connectionClosed(side: "client")
+        }
+        connection = nil
+        registryNumber = nil
+    }
+
+    /// Closes the connection (shutdown).
+    func close() {
+        connection?.close(code: 0, reason: "shutting down")
+        dropConnection()
+    }
+}

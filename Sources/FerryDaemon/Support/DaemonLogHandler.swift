@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+
+/// A swift-log handler writing one line per event to stderr, as logfmt or JSON.
+///
+/// journald captures stderr line by line, so one event per line (with `level`, `msg` and metadata as fields)
+/// keeps `journalctl -o cat` readable and machine-parsable.
+public struct DaemonLogHandler: LogHandler {
+    /// The line format.
+    public let format: LogFormat
+    /// The logger's label, written as `logger`.
+    public let label: String
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    private let output: @Sendable (String) -> Void
+
+    /// Creates a handler; `output` defaults to stderr.
+    public init(
+        label: String,
+        format: LogFormat,
+        level: Logger.Level,
+        output: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }
+    ) {
+        self.label = label
+        self.format = format
+        self.logLevel = level
+        self.output = output
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var fields: [(String, String)] = [
+            ("time", Self.timestamp()), ("level", "\(event.level)"), ("logger", label), ("msg", "\(event.message)"),
+        ]
+        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+        for key in merged.keys.sorted() {
+            if let value = merged[key] { fields.append((key, "\(value)")) }
+        }
+        output(Self.render(fields, format: format) + "\n")
+    }
+
+    /// One line in `format`.
+    static func render(_ fields: [(String, String)], format: LogFormat) -> String {
+        switch format {
+        case .logfmt:
+            return fields.map { key, value in "\(key)=\(logfmtQuote(value))" }.joined(separator: " ")
+        case .json:
+            return "{" + fields.map { key, value in "\(jsonQuote(key)):\(jsonQuote(value))" }.joined(separator: ",") + "}"
+        }
+    }
+
+    static func logfmtQuote(_ value: String) -> String {
+        let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0.isNewline }
+        guard needsQuotes else { return value }
+        var escaped = ""
+        for character in value {
+            switch character {
+            case "\"": escaped += "\\\""
+            case "\\": escaped += "\\\\"
+            case "\n": escaped += "\\n"
+            default: escaped.append(character)
+            }
+        }
+        return "\"" + escaped + "\""
+    }
+
+    static func jsonQuote(_ value: String) -> String {
+        var escaped = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": escaped += "\\\""
+            case "\\": escaped += "\\\\"
+            case "\n": escaped += "\\n"
+            case "\r": escaped += "\\r"
+            case "\t": escaped += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    escaped += String(format: "\\u%04x", scalar.value)
+                } else {
+                    escaped.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return escaped + "\""
+    }
+
+    private static func timestamp() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var seconds = now.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+            Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min),
+            Int(parts.tm_sec), Int(now.tv_nsec / 1_000_000)
+        )
+    }
+}
