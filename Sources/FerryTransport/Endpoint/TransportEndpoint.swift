@@ -16,6 +16,7 @@ public final class TransportEndpoint {
     var eventQueueHead = 0
     /// Deadlines of all connections.
     var timers = TimerHeap()
+    var dueScratch: [TransportConnection] = []
     /// Connections touched by application commands since the endpoint last looked at them.
     let scheduler = ConnectionScheduler()
     /// Stateless datagrams to send (Version Negotiation), bounded.
@@ -303,15 +304,22 @@ public final class TransportEndpoint {
     /// Fires every timer due at `now`: loss detection, PTO, ACK delay, idle, pacing, closing/draining.
     public func handleTimeout(now: Instant) {
         processDirtyConnections()
+        // Collect due connections first: handling may schedule new deadlines at or before `now` (an ACK that
+        // only `pollTransmit` can send), which must not be re-run in this call.
+        dueScratch.removeAll(keepingCapacity: true)
         while let top = timers.top, top.deadline <= now {
             timers.popTop()
             guard let connection = connections[top.handle], connection.scheduledTimeout == top.deadline else {
                 continue
             }
             connection.scheduledTimeout = nil
+            dueScratch.append(connection)
+        }
+        for connection in dueScratch {
             connection.handleTimeout(now: now)
             afterActivity(connection, now: now)
         }
+        dueScratch.removeAll(keepingCapacity: true)
     }
 
     /// The next application-visible event, with the connection it belongs to.

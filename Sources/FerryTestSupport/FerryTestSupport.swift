@@ -1,1 +1,0 @@
-/// FerryTestSupport: a deterministic simulated network for the sans-IO transport.

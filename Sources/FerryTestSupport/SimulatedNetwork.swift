@@ -1,0 +1,302 @@
+import FerryTransport
+
+/// Link behaviour for a `SimulatedNetwork`, applied independently to every datagram in each direction.
+public struct LinkConditions: Sendable {
+    /// Base one-way delay.
+    public var oneWayDelay: Duration = .milliseconds(10)
+    /// Probability a datagram is lost.
+    public var lossRate: Double = 0
+    /// Probability a datagram is held back by `reorderDelay` extra, so later ones overtake it.
+    public var reorderRate: Double = 0
+    /// Extra delay of reordered datagrams.
+    public var reorderDelay: Duration = .milliseconds(5)
+    /// Probability a datagram is delivered twice.
+    public var duplicateRate: Double = 0
+    /// Probability one byte of a datagram is flipped.
+    public var corruptRate: Double = 0
+    /// Datagrams larger than this are dropped (a path MTU for the UDP payload).
+    public var mtu: Int = 1500
+    /// Link rate in bytes per second; 0 = unlimited. Datagrams queue behind each other at this rate.
+    public var bandwidth: UInt64 = 0
+
+    public init(
+        oneWayDelay: Duration = .milliseconds(10), lossRate: Double = 0, reorderRate: Double = 0,
+        reorderDelay: Duration = .milliseconds(5), duplicateRate: Double = 0, corruptRate: Double = 0,
+        mtu: Int = 1500, bandwidth: UInt64 = 0
+    ) {
+        self.oneWayDelay = oneWayDelay
+        self.lossRate = lossRate
+        self.reorderRate = reorderRate
+        self.reorderDelay = reorderDelay
+        self.duplicateRate = duplicateRate
+        self.corruptRate = corruptRate
+        self.mtu = mtu
+        self.bandwidth = bandwidth
+    }
+}
+
+/// A deterministic in-memory network joining two `TransportEndpoint`s, with a virtual clock (after quinn-proto's
+/// test `Pair`).
+///
+/// Each `step()` drains both endpoints' output, applies the link conditions with a seeded RNG, then advances
+/// the virtual clock to the next delivery or timer. Tests drive it with `run(until:)` and observe events through
+/// `onEvent` or the recorded `events` lists. The same seed gives the same run, so failures reproduce.
+public final class SimulatedNetwork {
+    /// Which endpoint.
+    public enum Role: Sendable, Hashable { case client, server }
+
+    /// The virtual clock.
+    public private(set) var now: Instant
+    public let client: TransportEndpoint
+    public let server: TransportEndpoint
+    public let clientAddress: NetworkAddress
+    public let serverAddress: NetworkAddress
+    /// Conditions for client → server datagrams.
+    public var clientToServer: LinkConditions
+    /// Conditions for server → client datagrams.
+    public var serverToClient: LinkConditions
+    /// Every event, in order, as (endpoint, connection, event).
+    public private(set) var events: [(Role, ConnectionHandle, ConnectionEvent)] = []
+    /// Called for each event as it is polled, before it is recorded; tests react here (read streams, reply).
+    public var onEvent: ((Role, ConnectionHandle, ConnectionEvent) -> Void)?
+    /// Datagrams sent by each side (after the endpoint, before the link).
+    public private(set) var datagramsSent: [Role: Int] = [.client: 0, .server: 0]
+    /// Sizes of every datagram sent by each side, for padding/amplification checks.
+    public private(set) var sentSizes: [Role: [Int]] = [.client: [], .server: []]
+    /// Bytes delivered to each side.
+    public private(set) var bytesDelivered: [Role: Int] = [.client: 0, .server: 0]
+    /// Optional inspection of every datagram as it leaves an endpoint.
+    public var onDatagram: ((Role, [UInt8]) -> Void)?
+
+    private struct InFlight {
+        var deliveryTime: Instant
+        var sequence: UInt64
+        var to: Role
+        var bytes: [UInt8]
+    }
+
+    private var inFlight: [InFlight] = []
+    private var sequence: UInt64 = 0
+    private var random: SeededRandom
+    private let buffer: UnsafeMutableRawBufferPointer
+    private var linkFreeAt: [Role: Instant] = [.client: .zero, .server: .zero]
+
+    /// Creates a network between a client endpoint and a server endpoint.
+    public init(
+        clientConfig: EndpointConfig,
+        serverConfig: EndpointConfig,
+        conditions: LinkConditions = LinkConditions(),
+        seed: UInt64 = 1,
+        start: Instant = Instant(nanoseconds: 1_000_000_000)
+    ) {
+        var clientConfig = clientConfig
+        clientConfig.acceptsIncoming = false
+        if clientConfig.randomSeed == nil { clientConfig.randomSeed = seed &+ 100 }
+        var serverConfig = serverConfig
+        if serverConfig.randomSeed == nil { serverConfig.randomSeed = seed &+ 200 }
+        client = TransportEndpoint(config: clientConfig)
+        server = TransportEndpoint(config: serverConfig)
+        clientAddress = NetworkAddress(ipBytes: [10, 0, 0, 1], port: 4433) ?? Self.unreachable()
+        serverAddress = NetworkAddress(ipBytes: [10, 0, 0, 2], port: 443) ?? Self.unreachable()
+        clientToServer = conditions
+        serverToClient = conditions
+        random = SeededRandom(seed: seed)
+        now = start
+        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+    }
+
+    deinit {
+        buffer.deallocate()
+    }
+
+    private static func unreachable() -> NetworkAddress {
+        preconditionFailure("static addresses are valid")
+    }
+
+    /// Convenience: a pair using `TestCryptoProvider` on both sides.
+    public convenience init(
+        transport: TransportConfig = TransportConfig(),
+        serverTransport: TransportConfig? = nil,
+        conditions: LinkConditions = LinkConditions(),
+        seed: UInt64 = 1
+    ) {
+        let clientCrypto = TestCryptoProvider(identitySeed: 1)
+        let serverCrypto = TestCryptoProvider(identitySeed: 2)
+        self.init(
+            clientConfig: EndpointConfig(transport: transport, crypto: clientCrypto),
+            serverConfig: EndpointConfig(transport: serverTransport ?? transport, crypto: serverCrypto),
+            conditions: conditions, seed: seed)
+    }
+
+    /// The identity the convenience initialiser gives the server.
+    public static var testServerIdentity: EndpointID { TestCryptoProvider.makeIdentity(seed: 2) }
+    /// The identity the convenience initialiser gives the client.
+    public static var testClientIdentity: EndpointID { TestCryptoProvider.makeIdentity(seed: 1) }
+
+    /// Starts a client connection to the server.
+    public func connect(
+        expectedPeer: EndpointID = SimulatedNetwork.testServerIdentity,
+        alpns: [[UInt8]] = [Array("test".utf8)]
+    ) throws(TransportError) -> ConnectionHandle {
+        try client.connect(to: serverAddress, expectedPeer: expectedPeer, alpns: alpns, now: now)
+    }
+
+    /// Injects a raw datagram as if `from` had sent it to the other side, after the link delay.
+    public func inject(_ bytes: [UInt8], to role: Role, delay: Duration = .zero) {
+        sequence += 1
+        inFlight.append(InFlight(deliveryTime: now + delay, sequence: sequence, to: role, bytes: bytes))
+    }
+
+    private func endpoint(_ role: Role) -> TransportEndpoint { role == .client ? client : server }
+
+    /// Drains output from both endpoints onto the links.
+    private func collectTransmits() {
+        for role in [Role.client, Role.server] {
+            let endpoint = endpoint(role)
+            var guardCount = 0
+            while let transmit = endpoint.pollTransmit(now: now, into: buffer), guardCount < 100_000 {
+                guardCount += 1
+                let bytes = [UInt8](UnsafeRawBufferPointer(rebasing: buffer[0..<transmit.size]))
+                datagramsSent[role, default: 0] += 1
+                sentSizes[role, default: []].append(transmit.size)
+                onDatagram?(role, bytes)
+                send(bytes, from: role)
+            }
+        }
+    }
+
+    private func send(_ bytes: [UInt8], from role: Role) {
+        let conditions = role == .client ? clientToServer : serverToClient
+        let destination: Role = role == .client ? .server : .client
+        guard bytes.count <= conditions.mtu else { return }
+        var departure = now
+        if conditions.bandwidth > 0 {
+            let start = max(now, linkFreeAt[role] ?? now)
+            let transmission = Duration.nanoseconds(UInt64(bytes.count) * 1_000_000_000 / conditions.bandwidth)
+            departure = start + transmission
+            linkFreeAt[role] = departure
+        }
+        if random.chance(conditions.lossRate) { return }
+        var copies = 1
+        if random.chance(conditions.duplicateRate) { copies = 2 }
+        for _ in 0..<copies {
+            var payload = bytes
+            if random.chance(conditions.corruptRate), !payload.isEmpty {
+                let index = Int(random.next() % UInt64(payload.count))
+                payload[index] ^= UInt8(truncatingIfNeeded: random.next() | 1)
+            }
+            var delivery = departure + conditions.oneWayDelay
+            if random.chance(conditions.reorderRate) { delivery = delivery + conditions.reorderDelay }
+            sequence += 1
+            inFlight.append(InFlight(deliveryTime: delivery, sequence: sequence, to: destination, bytes: payload))
+        }
+    }
+
+    private func collectEvents() {
+        for role in [Role.client, Role.server] {
+            let endpoint = endpoint(role)
+            while let (handle, event) = endpoint.pollEvent() {
+                onEvent?(role, handle, event)
+                events.append((role, handle, event))
+            }
+        }
+    }
+
+    /// Runs one round: output, then advance to the next delivery or timer. Returns false when nothing is left.
+    @discardableResult
+    public func step() -> Bool {
+        collectEvents()
+        collectTransmits()
+        collectEvents()
+        var next: Instant?
+        for packet in inFlight where next.map({ packet.deliveryTime < $0 }) ?? true {
+            next = packet.deliveryTime
+        }
+        for endpoint in [client, server] {
+            if let timeout = endpoint.nextTimeout(), next.map({ timeout < $0 }) ?? true { next = timeout }
+        }
+        guard let next else { return false }
+        if next > now { now = next }
+        // Deliver everything due, in delivery order.
+        let due = inFlight.filter { $0.deliveryTime <= now }.sorted {
+            ($0.deliveryTime, $0.sequence) < ($1.deliveryTime, $1.sequence)
+        }
+        if !due.isEmpty {
+            inFlight.removeAll { $0.deliveryTime <= now }
+            for packet in due {
+                bytesDelivered[packet.to, default: 0] += packet.bytes.count
+                let from = packet.to == .client ? serverAddress : clientAddress
+                endpoint(packet.to).handle(datagram: packet.bytes, from: from, now: now)
+            }
+        }
+        for endpoint in [client, server] {
+            if let timeout = endpoint.nextTimeout(), timeout <= now { endpoint.handleTimeout(now: now) }
+        }
+        collectEvents()
+        return true
+    }
+
+    /// Steps until `predicate` holds (returns true) or virtual time passes `timeLimit` (returns false).
+    @discardableResult
+    public func run(until predicate: () -> Bool, timeLimit: Duration = .seconds(60)) -> Bool {
+        let deadline = now + timeLimit
+        var stalledSteps = 0
+        while !predicate() {
+            let before = now
+            guard now <= deadline, step() else { return predicate() }
+            stalledSteps = now == before ? stalledSteps + 1 : 0
+            if stalledSteps > 10_000 {
+                isLivelocked = true
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Set when `run` gave up because the clock stopped advancing (an endpoint kept asking for a timeout in
+    /// the past or kept sending): a bug in the transport.
+    public private(set) var isLivelocked = false
+
+    /// Steps until nothing is in flight and no timer is due before `timeLimit` passes.
+    public func runUntilIdle(timeLimit: Duration = .seconds(60)) {
+        _ = run(until: { false }, timeLimit: timeLimit)
+    }
+
+    /// Events of one role, without handles.
+    public func events(of role: Role) -> [ConnectionEvent] {
+        events.filter { $0.0 == role }.map(\.2)
+    }
+
+    /// The first connection the server accepted, if any.
+    public var serverConnection: TransportConnection? {
+        for (role, handle, event) in events where role == .server && event == .handshakeCompleted {
+            return server.connection(handle)
+        }
+        return nil
+    }
+
+    /// Handle of the first server connection that produced any event.
+    public var serverHandle: ConnectionHandle? {
+        events.first { $0.0 == .server }?.1
+    }
+}
+
+/// A small seeded generator (SplitMix64) so network behaviour is reproducible.
+struct SeededRandom {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func chance(_ probability: Double) -> Bool {
+        guard probability > 0 else { return false }
+        return Double(next() >> 11) / Double(1 << 53) < probability
+    }
+}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class FerryTransportTestsPlaceholder: XCTestCase {
-    func testModuleBuilds() {}
-}
