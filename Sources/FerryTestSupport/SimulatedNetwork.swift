@@ -204,7 +204,7 @@ public final class SimulatedNetwork {
 
     /// Runs one round: output, then advance to the next delivery or timer. Returns false when nothing is left.
     @discardableResult
-    public func step() -> Bool {
+    public func step(notAfter limit: Instant? = nil) -> Bool {
         collectEvents()
         collectTransmits()
         collectEvents()
@@ -216,6 +216,10 @@ public final class SimulatedNetwork {
             if let timeout = endpoint.nextTimeout(), next.map({ timeout < $0 }) ?? true { next = timeout }
         }
         guard let next else { return false }
+        if let limit, next > limit {
+            now = max(now, limit)
+            return false
+        }
         if next > now { now = next }
         // Deliver everything due, in delivery order.
         let due = inFlight.filter { $0.deliveryTime <= now }.sorted {
@@ -243,7 +247,7 @@ public final class SimulatedNetwork {
         var stalledSteps = 0
         while !predicate() {
             let before = now
-            guard now <= deadline, step() else { return predicate() }
+            guard now <= deadline, step(notAfter: deadline) else { return predicate() }
             stalledSteps = now == before ? stalledSteps + 1 : 0
             if stalledSteps > 10_000 {
                 isLivelocked = true
