@@ -122,3 +122,34 @@ final class ProtocolViolationTests: XCTestCase {
         XCTAssertTrue(harness.closedEvents.isEmpty, "\(harness.closedEvents)")
     }
 }
+
+/// Peer-initiated key updates (RFC 9001 §6).
+final class KeyUpdateTests: XCTestCase {
+    func testServerFollowsClientKeyUpdate() throws {
+        let network = SimulatedNetwork()
+        let harness = StreamHarness(network: network)
+        harness.onStreamFinished = { role, handle, stream, bytes in
+            guard role == .server else { return }
+            harness.send(bytes, on: stream, role: .server, handle: handle)
+        }
+        let handle = try harness.establish()
+        let client = try XCTUnwrap(network.client.connection(handle))
+        let server = try XCTUnwrap(network.serverConnection)
+        // The client moves to the next key phase for sending (as an updating peer does).
+        let application = client.space(.application)
+        application.localKeys = try XCTUnwrap(application.localKeys).makeNextKeyPhase()
+        client.previousRemoteKeys = application.remoteKeys
+        application.remoteKeys = try XCTUnwrap(application.remoteKeys).makeNextKeyPhase()
+        client.nextRemoteKeys = nil
+        client.keyPhase.toggle()
+        client.currentPhaseFirstPacket = nil
+        let stream = try XCTUnwrap(client.openStream(bidirectional: true))
+        let payload = patternBytes(count: 50_000)
+        harness.send(payload, on: stream, role: .client, handle: handle)
+        XCTAssertTrue(harness.run(timeLimit: .seconds(5)) {
+            harness.finishedStreams[.client]?.contains(stream) ?? false
+        }, "closed: \(harness.closedEvents)")
+        XCTAssertTrue(server.keyPhase)
+        XCTAssertTrue(harness.received[.client]?[stream] == payload)
+    }
+}
