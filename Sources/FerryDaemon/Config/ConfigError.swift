@@ -28,6 +28,8 @@ public enum ConfigProblem: Sendable, Equatable, CustomStringConvertible {
     case outOfRange(String, range: String)
     /// Two entries share a name that must be unique.
     case duplicateName(String)
+    /// Two entries listen on the same address.
+    case duplicateAddress(String)
     /// A name that must refer to a configured service does not.
     case unknownService(String)
     /// A value that is well formed but not usable here.
@@ -50,6 +52,7 @@ public enum ConfigProblem: Sendable, Equatable, CustomStringConvertible {
             "'\(text)' is not one of \(allowed.map { "'\($0)'" }.joined(separator: ", "))"
         case .outOfRange(let text, let range): "\(text) is out of range (\(range))"
         case .duplicateName(let name): "name '\(name)' is used twice"
+        case .duplicateAddress(let address): "address \(address) is used twice"
         case .unknownService(let name): "no service named '\(name)' is configured"
         case .invalidValue(let text, let reason): "'\(text)': \(reason)"
         }

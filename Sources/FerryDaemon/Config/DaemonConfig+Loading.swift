@@ -156,8 +156,8 @@ extension DaemonConfig {
             }
             let service = try section.requiredString("service")
             try validateName(service, key: "service", section: section)
-            if let clash = tunnels.first(where: { $0.listen == listen }) {
-                throw section.error("listen", .duplicateName("\(clash.listen)"))
+            if listen.port != 0, tunnels.contains(where: { $0.listen == listen }) {
+                throw section.error("listen", .duplicateAddress("\(listen)"))
             }
             tunnels.append(TunnelSettings(listen: listen, peer: peer, service: service, line: section.table.line))
         }
