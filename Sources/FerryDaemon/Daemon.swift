@@ -187,7 +187,11 @@ public final class Daemon: Sendable {
             }
         }
         let reloader = ClosureService { [self] in
-            for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            let hangups = await UnixSignalsSequence(trapping: .sighup)
+            // The group traps SIGTERM/SIGINT before starting services and SIGHUP is trapped now, so systemd (or
+            // a test) may signal as soon as it hears READY=1.
+            self.notifier.ready(status: "serving on \(self.localAddresses.map(\.description).joined(separator: ", "))")
+            for await _ in hangups.cancelOnGracefulShutdown() {
                 _ = await self.reload()
             }
         }
@@ -210,7 +214,6 @@ public final class Daemon: Sendable {
         )
         configuration.maximumGracefulShutdownDuration = config.endpoint.shutdownTimeout + .seconds(2)
         let group = ServiceGroup(configuration: configuration)
-        notifier.ready(status: "serving on \(localAddresses.map(\.description).joined(separator: ", "))")
         try await group.run()
     }
 

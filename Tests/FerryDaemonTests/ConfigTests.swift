@@ -97,6 +97,19 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(config.logging.format, .logfmt)
     }
 
+    func testSystemdDirectoriesAnchorKeyAndSocket() throws {
+        let config = try DaemonConfig.parse(
+            "[endpoint]\nkey_file = \"ferry.key\"\n[control]\nsocket = \"/tmp/abs.sock\"",
+            file: "/etc/ferryd/ferryd.toml",
+            directory: "/etc/ferryd",
+            environment: ["STATE_DIRECTORY": "/var/lib/ferryd", "RUNTIME_DIRECTORY": "/run/ferryd"]
+        )
+        XCTAssertEqual(config.endpoint.keyFile, "/var/lib/ferryd/ferry.key")
+        XCTAssertEqual(config.control.socket, "/tmp/abs.sock", "absolute paths stay as written")
+        let defaults = try DaemonConfig.parse("", file: "f", directory: "/etc/ferryd", environment: ["RUNTIME_DIRECTORY": "/run/ferryd"])
+        XCTAssertEqual(defaults.control.socket, "/run/ferryd/ferryd.sock")
+    }
+
     func testUnknownKeyAndSection() {
         assertConfigError("[endpoint]\nlisten = [\"0.0.0.0:1\"]\nlisen = 1", "ferryd.toml:3: key 'lisen': unknown key")
         assertConfigError("\n[endpont]", "ferryd.toml:2: key 'endpont': unknown key")

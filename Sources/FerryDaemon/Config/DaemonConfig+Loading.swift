@@ -7,7 +7,10 @@ extension DaemonConfig {
     ///
     /// Relative paths inside it are resolved against the file's directory. Every error names the file, line and
     /// key (`ferryd.toml:12: key 'endpoints': 'abc' is not a 64-hex endpoint id`).
-    public static func load(path: String) throws(ConfigError) -> DaemonConfig {
+    public static func load(
+        path: String,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigError) -> DaemonConfig {
         let text: String
         do {
             text = try readText(path)
@@ -15,11 +18,20 @@ extension DaemonConfig {
             throw ConfigError(file: path, line: 0, key: nil, problem: .unreadable(path: path, errno: error.errno))
         }
         let directory = (path as NSString).deletingLastPathComponent
-        return try parse(text, file: path, directory: directory.isEmpty ? "." : directory)
+        return try parse(text, file: path, directory: directory.isEmpty ? "." : directory, environment: environment)
     }
 
     /// Validates configuration text; `file` names it in errors and `directory` anchors relative paths.
-    public static func parse(_ text: String, file: String, directory: String) throws(ConfigError) -> DaemonConfig {
+    ///
+    /// Under systemd (`StateDirectory=`, `RuntimeDirectory=`), a relative `key_file` is resolved against
+    /// `$STATE_DIRECTORY` and a relative control socket against `$RUNTIME_DIRECTORY` instead, because the
+    /// configuration directory is read-only there (docs/daemon.md).
+    public static func parse(
+        _ text: String,
+        file: String,
+        directory: String,
+        environment: [String: String] = [:]
+    ) throws(ConfigError) -> DaemonConfig {
         let root: TOMLTable
         do {
             root = try TOMLParser.parse(text)
@@ -29,8 +41,16 @@ extension DaemonConfig {
         let reader = ConfigReader(table: root, file: file, directory: directory)
         try reader.requireOnly(["endpoint", "control", "metrics", "logging", "services", "tunnels", "hooks"])
 
-        let endpoint = try parseEndpoint(try reader.subtable("endpoint"), reader: reader)
-        let control = try parseControl(try reader.subtable("control"), reader: reader)
+        let stateDirectory = environment["STATE_DIRECTORY"].flatMap { $0.split(separator: ":").first.map(String.init) }
+        let runtimeDirectory = environment["RUNTIME_DIRECTORY"].flatMap { $0.split(separator: ":").first.map(String.init) }
+        let endpoint = try parseEndpoint(
+            try reader.subtable("endpoint"),
+            reader: ConfigReader(table: root, file: file, directory: stateDirectory ?? directory)
+        )
+        let control = try parseControl(
+            try reader.subtable("control"),
+            reader: ConfigReader(table: root, file: file, directory: runtimeDirectory ?? directory)
+        )
         let metrics = try parseMetrics(try reader.subtable("metrics"))
         let logging = try parseLogging(try reader.subtable("logging"))
         let services = try parseServices(try reader.tableArray("services"))
@@ -77,7 +97,7 @@ extension DaemonConfig {
         let hookTimeout = try section.duration("hook_timeout") ?? .seconds(5)
         guard hookTimeout > .zero else { throw section.error("hook_timeout", .invalidValue("0", reason: "must be positive")) }
         return EndpointSettings(
-            keyFile: section.resolve(keyFile),
+            keyFile: reader.resolve(keyFile),
             listen: listen,
             hookTimeout: hookTimeout,
             reevaluateOnReload: try section.bool("reevaluate_on_reload") ?? false,
@@ -90,7 +110,7 @@ extension DaemonConfig {
         try section.requireOnly(["socket", "enabled"])
         if try section.bool("enabled") == false { return ControlSettings(socket: nil) }
         let socket = try section.string("socket") ?? "ferryd.sock"
-        let resolved = section.resolve(socket)
+        let resolved = reader.resolve(socket)
         guard resolved.utf8.count < 108 else {
             throw section.error("socket", .invalidValue(resolved, reason: "a Unix socket path must be under 108 bytes"))
         }
