@@ -14,10 +14,14 @@ public struct TestCryptoProvider: CryptoProvider {
     public var serverALPNs: [[UInt8]]
     /// When set, a server fails every handshake with this TLS alert after reading the ClientHello.
     public var serverFailureAlert: UInt8?
+    /// Use `NullPacketProtector` (no encryption, no integrity) instead of the checksum protector, to measure
+    /// the transport's own cost.
+    public var usesNullProtection: Bool
 
     /// Creates a provider with identity `identity` (a deterministic one from `identitySeed` by default).
     public init(identity: EndpointID? = nil, identitySeed: UInt8 = 1, serverALPNs: [[UInt8]] = [Array("test".utf8)],
-                serverFailureAlert: UInt8? = nil) {
+                serverFailureAlert: UInt8? = nil, usesNullProtection: Bool = false) {
+        self.usesNullProtection = usesNullProtection
         self.identity = identity ?? TestCryptoProvider.makeIdentity(seed: identitySeed)
         self.serverALPNs = serverALPNs
         self.serverFailureAlert = serverFailureAlert
@@ -42,13 +46,14 @@ public struct TestCryptoProvider: CryptoProvider {
     ) throws(HandshakeError) -> any HandshakeSession {
         TestHandshakeSession(
             side: .client, identity: identity, expectedPeer: expectedPeer, alpns: alpns,
-            localTransportParameters: localTransportParameters, failureAlert: nil)
+            localTransportParameters: localTransportParameters, failureAlert: nil, usesNullProtection: usesNullProtection)
     }
 
     public func makeServerSession(localTransportParameters: [UInt8]) throws(HandshakeError) -> any HandshakeSession {
         TestHandshakeSession(
             side: .server, identity: identity, expectedPeer: nil, alpns: serverALPNs,
-            localTransportParameters: localTransportParameters, failureAlert: serverFailureAlert)
+            localTransportParameters: localTransportParameters, failureAlert: serverFailureAlert,
+            usesNullProtection: usesNullProtection)
     }
 
     public func makeInitialKeys(destinationConnectionID: [UInt8], side: Side) throws(PacketProtectionError) -> PacketKeyPair {
@@ -56,6 +61,7 @@ public struct TestCryptoProvider: CryptoProvider {
         for byte in destinationConnectionID {
             secret = TestPacketProtector.mix(secret ^ UInt64(byte))
         }
+        if usesNullProtection { return PacketKeyPair(local: NullPacketProtector(), remote: NullPacketProtector()) }
         return TestHandshakeSession.keyPair(secret: secret, side: side)
     }
 }
@@ -74,6 +80,7 @@ public final class TestHandshakeSession: HandshakeSession {
     let alpns: [[UInt8]]
     let localTransportParameters: [UInt8]
     let failureAlert: UInt8?
+    let usesNullProtection: Bool
     private var started = false
     private var pending: [HandshakeEvent] = []
     private var pendingHead = 0
@@ -88,7 +95,8 @@ public final class TestHandshakeSession: HandshakeSession {
     public var cipherSuite: CipherSuite? { isComplete ? .aes128GCMSHA256 : nil }
 
     init(side: Side, identity: EndpointID, expectedPeer: EndpointID?, alpns: [[UInt8]],
-         localTransportParameters: [UInt8], failureAlert: UInt8?) {
+         localTransportParameters: [UInt8], failureAlert: UInt8?, usesNullProtection: Bool = false) {
+        self.usesNullProtection = usesNullProtection
         self.side = side
         self.identity = identity
         self.expectedPeer = expectedPeer
@@ -108,7 +116,9 @@ public final class TestHandshakeSession: HandshakeSession {
     }
 
     private func enqueueKeys(secret: UInt64, level: EncryptionLevel, write: Bool, read: Bool) {
-        let pair = Self.keyPair(secret: secret, side: side)
+        let pair = usesNullProtection
+            ? PacketKeyPair(local: NullPacketProtector(), remote: NullPacketProtector())
+            : Self.keyPair(secret: secret, side: side)
         if write { pending.append(.writeKeys(pair.local, level: level)) }
         if read { pending.append(.readKeys(pair.remote, level: level)) }
     }

@@ -56,6 +56,8 @@ extension TransportConnection {
         }
         onPacketsLost(result.lost, level: level)
         updatePacing()
+        // Acknowledged stream data frees send buffers: `streamWritable` events may follow.
+        drainStreamEvents()
     }
 
     /// The peer received a frame: release what it held.

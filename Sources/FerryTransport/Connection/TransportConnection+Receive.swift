@@ -7,6 +7,11 @@ extension TransportConnection {
     /// Processes one UDP datagram addressed to this connection.
     func handle(datagram: inout [UInt8], from remote: NetworkAddress, ecn: UInt8 = 0, now: Instant) {
         guard state != .closed, state != .draining else { return }
+        if state == .closing {
+            // A closing endpoint only answers with CONNECTION_CLOSE (RFC 9000 §10.2.1).
+            isClosePending = true
+            return
+        }
         stats.bytesReceived += UInt64(datagram.count)
         if !isAddressValidated { amplificationBytesReceived += UInt64(datagram.count) }
         var offset = 0

@@ -48,11 +48,8 @@ extension TransportConnection {
         let controller = recovery.congestionController
         let mayUseWindow = controller.canSend(bytes: limit)
         pacingDeadline = nil
-        var mayPace = true
-        if let next = pacer.nextSendTime(now: now, packetSize: limit) {
-            mayPace = false
-            pacingDeadline = next
-        }
+        let pacingRelease = pacer.nextSendTime(now: now, packetSize: limit)
+        let mayPace = pacingRelease == nil
 
         var packets: (OpenPacket?, OpenPacket?, OpenPacket?) = (nil, nil, nil)
         var position = 0
@@ -63,6 +60,12 @@ extension TransportConnection {
             let isProbe = space.probesOwed > 0
             // Handshake levels are not paced; application data waits for the pacer (RFC 9002 §7.7).
             let mayWriteData = isProbe || (mayUseWindow && (level != .application || mayPace))
+            if level == .application, !mayWriteData, mayUseWindow, let pacingRelease,
+                spaceWantsToSend(space, now: now, mayWriteData: true)
+            {
+                // Data is waiting only for the pacer: wake up when it allows the next packet.
+                pacingDeadline = pacingRelease
+            }
             guard spaceWantsToSend(space, now: now, mayWriteData: mayWriteData) else { continue }
             guard let packet = writePacket(
                 space: space, buffer: buffer, at: position, limit: limit, mayWriteData: mayWriteData, now: now)
@@ -168,7 +171,7 @@ extension TransportConnection {
             packetNumber: packetNumber, payloadEnd: writer.position, isAckEliciting: isAckEliciting,
             frameCount: sentFramesScratch.count)
         // Record the frames now; the scratch array is reused for the next packet of the datagram.
-        pendingSentFrames[space.level.rawValue] = sentFramesScratch
+        pendingSentFrames[space.level.rawValue] = Array(sentFramesScratch[...])
         return packet
     }
 
