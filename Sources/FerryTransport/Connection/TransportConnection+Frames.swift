@@ -77,7 +77,7 @@ extension TransportConnection {
     /// Reschedules what lost packets carried (RFC 9000 §13.3): current state, not stale copies.
     func onPacketsLost(_ packets: [SentPacket], level: EncryptionLevel) {
         guard !packets.isEmpty else { return }
-        stats.packetsLost += UInt64(packets.count)
+        counters.packetsLost += UInt64(packets.count)
         let space = space(level)
         for packet in packets {
             for frame in packet.frames {

@@ -149,8 +149,7 @@ extension TransportConnection {
         let peerMax = Int(clamping: peerTransportParameters?.maxUDPPayloadSize ?? 1200)
         maxDatagramSize = max(1200, min(config.maxUDPPayloadSize, peerMax))
         recovery.congestionController.maxDatagramSize = maxDatagramSize
-        stats.pathMTU = maxDatagramSize
-        updatePacing()
+                updatePacing()
         issueConnectionIDs()
         recovery.rearmTimer(now: now)
     }

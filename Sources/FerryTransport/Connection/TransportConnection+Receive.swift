@@ -12,7 +12,7 @@ extension TransportConnection {
             isClosePending = true
             return
         }
-        stats.bytesReceived += UInt64(datagram.count)
+        counters.bytesReceived += UInt64(datagram.count)
         if !isAddressValidated { amplificationBytesReceived += UInt64(datagram.count) }
         var offset = 0
         while offset < datagram.count, state != .closed, state != .draining {
@@ -21,7 +21,7 @@ extension TransportConnection {
                 header = try PacketHeader.parse(
                     datagram, at: offset, shortHeaderConnectionIDLength: context.config.connectionIDLength)
             } catch {
-                stats.packetsDropped += 1
+                counters.packetsDropped += 1
                 break
             }
             // Coalesced packets must share the first packet's Destination Connection ID (RFC 9000 §12.2).
@@ -45,28 +45,28 @@ extension TransportConnection {
             return
         case .retry, .zeroRTT:
             // No Retry or 0-RTT support: drop (RFC 9000 §17.2.5 allows ignoring Retry it cannot process).
-            stats.packetsDropped += 1
+            counters.packetsDropped += 1
             return
         }
         guard header.isVersionSupported else {
-            stats.packetsDropped += 1
+            counters.packetsDropped += 1
             return
         }
         if level == .initial && side == .client && header.token.count > 0 {
             // A server must not send a token in Initial packets (RFC 9000 §17.2.2): drop.
-            stats.packetsDropped += 1
+            counters.packetsDropped += 1
             return
         }
         let space = space(level)
         guard !space.isDiscarded else {
-            stats.packetsDropped += 1
+            counters.packetsDropped += 1
             return
         }
         guard let remoteKeys = space.remoteKeys else {
             if level != .initial && bufferedPackets.count < Self.maxBufferedPackets {
                 bufferedPackets.append((Array(datagram[start..<header.packetEnd]), level))
             } else {
-                stats.packetsDropped += 1
+                counters.packetsDropped += 1
             }
             return
         }
@@ -75,7 +75,7 @@ extension TransportConnection {
         let packetNumberOffset = header.packetNumberOffset
         let sampleLength = remoteKeys.sampleLength
         guard packetNumberOffset + 4 + sampleLength <= header.packetEnd else {
-            stats.packetsDropped += 1
+            counters.packetsDropped += 1
             return
         }
         let isLong = header.isLongHeader
@@ -103,7 +103,7 @@ extension TransportConnection {
             return (0, packetNumberOffset + pnLength, firstByte, truncated, pnLength)
         }
         guard let unprotected else {
-            stats.packetsDropped += 1
+            counters.packetsDropped += 1
             return
         }
         let packetNumber = PacketNumber.decode(
@@ -122,7 +122,7 @@ extension TransportConnection {
                     keys = next
                     isKeyUpdate = true
                 } else {
-                    stats.packetsDropped += 1
+                    counters.packetsDropped += 1
                     return
                 }
             }
@@ -139,7 +139,7 @@ extension TransportConnection {
             }
         } catch {
             // RFC 9001 §5.5/§9.5: an undecryptable packet is dropped without other effect.
-            stats.packetsDropped += 1
+            counters.packetsDropped += 1
             return
         }
 
@@ -150,7 +150,7 @@ extension TransportConnection {
             return
         }
         if space.received.isDuplicate(packetNumber) {
-            stats.packetsDropped += 1
+            counters.packetsDropped += 1
             return
         }
         if isKeyUpdate {
@@ -159,7 +159,7 @@ extension TransportConnection {
             currentPhaseFirstPacket = packetNumber
         }
 
-        stats.packetsReceived += 1
+        counters.packetsReceived += 1
         onPacketAuthenticated(header, level: level, now: now)
         guard state != .closed, state != .draining else { return }
 
@@ -261,7 +261,7 @@ extension TransportConnection {
             var bytes = packet.bytes
             handle(datagram: &bytes, from: remoteAddress, now: now)
             // Buffered packets were already counted once.
-            stats.bytesReceived -= UInt64(packet.bytes.count)
+            counters.bytesReceived -= UInt64(packet.bytes.count)
             if !isAddressValidated { amplificationBytesReceived -= UInt64(packet.bytes.count) }
         }
     }

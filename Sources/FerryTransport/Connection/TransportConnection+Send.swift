@@ -101,7 +101,7 @@ extension TransportConnection {
             pad(&packet, to: padTarget, buffer: buffer)
             size = seal(packet, buffer: buffer, now: now)
         }
-        stats.bytesSent += UInt64(size)
+        counters.bytesSent += UInt64(size)
         if !isAddressValidated { amplificationBytesSent += UInt64(size) }
         if packets.2 != nil { pacer.onPacketSent(size: size, now: now) }
         // The client discards Initial keys once it sends a Handshake packet (RFC 9001 §4.9.1).
@@ -344,7 +344,7 @@ extension TransportConnection {
                 packetNumber: packet.packetNumber, timeSent: now, size: end - packet.headerStart,
                 isAckEliciting: packet.isAckEliciting, frames: frames),
             space: packet.level.packetNumberSpace, now: now)
-        stats.packetsSent += 1
+        counters.packetsSent += 1
         if packet.isAckEliciting {
             if isFirstAckElicitingSinceReceive, let idleTimeout {
                 // Sending an ack-eliciting packet first after receiving restarts the idle timer (RFC 9000 §10.1).
@@ -404,7 +404,7 @@ extension TransportConnection {
             position = sealWithoutRecording(packet, buffer: buffer)
         }
         guard position > 0 else { return nil }
-        stats.bytesSent += UInt64(position)
+        counters.bytesSent += UInt64(position)
         return position
     }
 

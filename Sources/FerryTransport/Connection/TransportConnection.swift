@@ -15,7 +15,20 @@ public final class TransportConnection {
     let context: EndpointContext
 
     /// Counters and path estimates (RFC 9002 §5, §7).
-    public internal(set) var stats = ConnectionStats()
+    public var stats: ConnectionStats {
+        var snapshot = counters
+        let rtt = recovery.rtt
+        snapshot.smoothedRTT = rtt.smoothedRTT
+        snapshot.minRTT = rtt.minRTT
+        snapshot.latestRTT = rtt.latestRTT
+        snapshot.congestionWindow = recovery.congestionController.congestionWindow
+        snapshot.bytesInFlight = recovery.congestionController.bytesInFlight
+        snapshot.pathMTU = maxDatagramSize
+        return snapshot
+    }
+
+    /// The counters behind `stats`, updated on the hot paths.
+    var counters = ConnectionStats()
 
     /// Whether the TLS handshake completed on this side (RFC 9001 §4.1.1).
     public internal(set) var isHandshakeComplete = false
