@@ -20,6 +20,7 @@ extension EndpointDriver {
     }
 
     private func dispatch(event: ConnectionEvent, runtime: ConnectionRuntime) {
+        logger.trace("event", metadata: ["handle": "\(runtime.handle)", "event": "\(event)"])
         switch event {
         case .handshakeCompleted:
             handshakeCompleted(runtime)

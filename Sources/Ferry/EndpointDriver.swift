@@ -54,6 +54,8 @@ final class EndpointDriver: ChannelInboundHandler {
     // Timer.
     var timer: NIOScheduledCallback?
     var timerDeadline: Instant?
+    /// The `now` of the last `handleTimeout` call (guards against a deadline that never advances).
+    var lastTimeoutHandled: Instant?
 
     // Connections.
     var connections: [ConnectionHandle: ConnectionRuntime] = [:]
@@ -228,7 +230,12 @@ final class EndpointDriver: ChannelInboundHandler {
 
     /// Makes sure a callback fires no later than the transport's next deadline.
     private func armTimer() {
-        guard state != .closed, let deadline = transport.nextTimeout() else { return }
+        guard state != .closed, var deadline = transport.nextTimeout() else { return }
+        if let lastTimeoutHandled, deadline <= lastTimeoutHandled {
+            // The transport still reports a deadline it was just given the chance to service; firing again at
+            // once would spin the loop, so retry a millisecond later.
+            deadline = lastTimeoutHandled + .milliseconds(1)
+        }
         if let timerDeadline, timerDeadline <= deadline { return }
         timer?.cancel()
         timer = try? eventLoop.scheduleCallback(at: LoopClock.deadline(deadline), handler: TimerHandler(driver: loopBound))
@@ -243,6 +250,7 @@ final class EndpointDriver: ChannelInboundHandler {
         let now = LoopClock.now()
         if let due = transport.nextTimeout(), due <= now {
             transport.handleTimeout(now: now)
+            lastTimeoutHandled = now
         }
         drive()
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Ferry
+import Foundation
 import Logging
 
 /// Options every subcommand shares, named as quinn-perf names them so scripts can drive either tool.
@@ -52,6 +53,9 @@ struct CommonOptions: ParsableArguments {
         transport.maxIdleTimeout = .seconds(30)
         var logger = Logger(label: "ferry-bench")
         logger.logLevel = verbose ? .debug : .warning
+        if verbose, let level = ProcessInfo.processInfo.environment["FERRY_LOG"].flatMap(Logger.Level.init(rawValue:)) {
+            logger.logLevel = level
+        }
         return EndpointConfiguration(
             transport: transport,
             cipherSuites: try cipherSuites(cipher ?? defaultCipher),

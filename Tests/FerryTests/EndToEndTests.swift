@@ -6,41 +6,40 @@ final class EndToEndTests: XCTestCase {
     /// Bulk transfer size: 256 MiB in release builds (the lead runs `swift test -c release`); debug Swift is far
     /// too slow at byte checking for that, so debug runs move 16 MiB through the same code.
     #if DEBUG
-    static let bulkBytes: UInt64 = 16 << 20
+        static let bulkBytes: UInt64 = 16 << 20
     #else
-    static let bulkBytes: UInt64 = 256 << 20
+        static let bulkBytes: UInt64 = 256 << 20
     #endif
 
     func testEchoAndIdentities() async throws {
         let server = try await TestServer()
         let clientIdentity = EndpointIdentity.generate()
         let client = try await Endpoint.bind(host: "127.0.0.1", identity: clientIdentity, alpns: [])
-        try await withTimeout(20) {
-            let acceptedTask = Task { await server.endpoint.incomingConnections.first { _ in true } }
-            let connection = try await client.connect(to: server.endpoint.address, alpn: "echo/1")
-            XCTAssertEqual(connection.remoteID, server.endpoint.id)
-            XCTAssertEqual(connection.alpn, "echo/1")
-            XCTAssertEqual(connection.side, .client)
+        try await closing([client], servers: [server]) {
+            try await withTimeout(20) {
+                let connection = try await client.connect(to: server.endpoint.address, alpn: "echo/1")
+                XCTAssertEqual(connection.remoteID, server.endpoint.id)
+                XCTAssertEqual(connection.alpn, "echo/1")
+                XCTAssertEqual(connection.side, .client)
 
-            let (send, receive) = try await connection.openBidirectionalStream()
-            let message = Array("hello, ferry".utf8)
-            try await send.write(message)
-            try await send.finish()
-            var echoed: [UInt8] = []
-            while let bytes = try await receive.read() { echoed += bytes }
-            XCTAssertEqual(echoed, message)
+                let (send, receive) = try await connection.openBidirectionalStream()
+                let message = Array("hello, ferry".utf8)
+                try await send.write(message)
+                try await send.finish()
+                var echoed: [UInt8] = []
+                while let bytes = try await receive.read() { echoed += bytes }
+                XCTAssertEqual(echoed, message)
 
-            // The server learns the client's id from its certificate (mutual TLS).
-            let accepted = await acceptedTask.value
-            XCTAssertEqual(accepted?.remoteID, clientIdentity.id)
-            XCTAssertEqual(accepted?.side, .server)
-            XCTAssertEqual(accepted?.alpn, "echo/1")
-            connection.close(code: 7, reason: "bye")
-            let reason = await connection.closed
-            XCTAssertEqual(reason, .applicationClosed(errorCode: 7, reason: "bye", by: .local))
+                // The server learns the client's id from its certificate (mutual TLS).
+                let accepted = await server.nextAccepted()
+                XCTAssertEqual(accepted?.remoteID, clientIdentity.id)
+                XCTAssertEqual(accepted?.side, .server)
+                XCTAssertEqual(accepted?.alpn, "echo/1")
+                connection.close(code: 7, reason: "bye")
+                let reason = await connection.closed
+                XCTAssertEqual(reason, .applicationClosed(errorCode: 7, reason: "bye", by: .local))
+            }
         }
-        await client.close()
-        await server.close()
     }
 
     func testWrongIDFailsWithTLSErrorAndNoConnectionIsHandedOut() async throws {
@@ -48,39 +47,38 @@ final class EndToEndTests: XCTestCase {
         let client = try await Endpoint.bind(host: "127.0.0.1", identity: .generate(), alpns: [])
         let goodIdentity = EndpointIdentity.generate()
         let goodClient = try await Endpoint.bind(host: "127.0.0.1", identity: goodIdentity, alpns: [])
-        try await withTimeout(20) {
-            let impostor = EndpointAddress(id: EndpointIdentity.generate().id, directAddresses: [server.endpoint.localAddress])
-            do throws(ConnectionError) {
-                _ = try await client.connect(to: impostor, alpn: "perf")
-                XCTFail("connecting to the wrong id must fail")
-            } catch {
-                XCTAssertTrue(error.isTLSFailure, "expected a TLS failure, got \(error)")
+        try await closing([client, goodClient], servers: [server]) {
+            try await withTimeout(20) {
+                let impostor = EndpointAddress(
+                    id: EndpointIdentity.generate().id, directAddresses: [server.endpoint.localAddress])
+                do throws(ConnectionError) {
+                    _ = try await client.connect(to: impostor, alpn: "perf")
+                    XCTFail("connecting to the wrong id must fail")
+                } catch {
+                    XCTAssertTrue(error.isTLSFailure, "expected a TLS failure, got \(error)")
+                }
+                // Had the failed handshake produced a server-side Connection, it would be accepted first.
+                let good = try await goodClient.connect(to: server.endpoint.address, alpn: "perf")
+                let accepted = await server.nextAccepted()
+                XCTAssertEqual(accepted?.remoteID, goodIdentity.id)
+                good.close()
             }
-            // Had the failed handshake produced a server-side Connection, it would be accepted first.
-            let acceptedTask = Task { await server.endpoint.incomingConnections.first { _ in true } }
-            let good = try await goodClient.connect(to: server.endpoint.address, alpn: "perf")
-            let accepted = await acceptedTask.value
-            XCTAssertEqual(accepted?.remoteID, goodIdentity.id)
-            good.close()
         }
-        await client.close()
-        await goodClient.close()
-        await server.close()
     }
 
     func testUnknownALPNIsRefused() async throws {
         let server = try await TestServer()
         let client = try await Endpoint.bind(host: "127.0.0.1", identity: .generate(), alpns: [])
-        try await withTimeout(20) {
-            do throws(ConnectionError) {
-                _ = try await client.connect(to: server.endpoint.address, alpn: "nope")
-                XCTFail("an ALPN the server does not accept must fail the handshake")
-            } catch {
-                XCTAssertTrue(error.isTLSFailure, "expected a TLS failure, got \(error)")
+        try await closing([client], servers: [server]) {
+            try await withTimeout(20) {
+                do throws(ConnectionError) {
+                    _ = try await client.connect(to: server.endpoint.address, alpn: "nope")
+                    XCTFail("an ALPN the server does not accept must fail the handshake")
+                } catch {
+                    XCTAssertTrue(error.isTLSFailure, "expected a TLS failure, got \(error)")
+                }
             }
         }
-        await client.close()
-        await server.close()
     }
 
     func testBulkDownloadCheckedByteForByte() async throws {
@@ -94,20 +92,20 @@ final class EndToEndTests: XCTestCase {
     func testManyConcurrentRequests() async throws {
         let server = try await TestServer()
         let client = try await Endpoint.bind(host: "127.0.0.1", identity: .generate(), alpns: [])
-        try await withTimeout(60) {
-            let connection = try await client.connect(to: server.endpoint.address, alpn: "perf")
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for index in 0..<64 {
-                    group.addTask {
-                        let size = UInt64(index * 1000 + 1)
-                        try await Self.request(connection, download: size, upload: size)
+        try await closing([client], servers: [server]) {
+            try await withTimeout(60) {
+                let connection = try await client.connect(to: server.endpoint.address, alpn: "perf")
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for index in 0..<64 {
+                        group.addTask {
+                            let size = UInt64(index * 1000 + 1)
+                            try await Self.request(connection, download: size, upload: size)
+                        }
                     }
+                    try await group.waitForAll()
                 }
-                try await group.waitForAll()
             }
         }
-        await client.close()
-        await server.close()
     }
 
     func testEndpointCloseIsBoundedAndPeersSeeIt() async throws {
@@ -115,8 +113,15 @@ final class EndToEndTests: XCTestCase {
         configuration.closeTimeout = .seconds(1)
         let server = try await TestServer(configuration: configuration)
         let client = try await Endpoint.bind(host: "127.0.0.1", identity: .generate(), alpns: [])
-        let connection = try await withTimeout(20) {
-            try await client.connect(to: server.endpoint.address, alpn: "perf")
+        let connection: Connection
+        do {
+            connection = try await withTimeout(20) {
+                try await client.connect(to: server.endpoint.address, alpn: "perf")
+            }
+        } catch {
+            await client.close()
+            await server.close()
+            throw error
         }
         let clock = ContinuousClock()
         let started = clock.now
@@ -139,16 +144,18 @@ final class EndToEndTests: XCTestCase {
     private func runPerf(download: UInt64, upload: UInt64) async throws {
         let server = try await TestServer()
         let client = try await Endpoint.bind(host: "127.0.0.1", identity: .generate(), alpns: [])
-        try await withTimeout(300) {
-            let connection = try await client.connect(to: server.endpoint.address, alpn: "perf")
-            try await Self.request(connection, download: download, upload: upload)
-            connection.close()
+        try await closing([client], servers: [server]) {
+            try await withTimeout(300) {
+                let connection = try await client.connect(to: server.endpoint.address, alpn: "perf")
+                try await Self.request(connection, download: download, upload: upload)
+                connection.close()
+            }
         }
-        await client.close()
-        await server.close()
     }
 
-    private static func request(_ connection: Connection, download: UInt64, upload: UInt64) async throws {
+    private static func request(_ connection: Connection, download: UInt64, upload: UInt64)
+        async throws
+    {
         let (send, receive) = try await connection.openBidirectionalStream()
         let header = withUnsafeBytes(of: download.bigEndian) { Array($0) }
         async let sent: Void = {

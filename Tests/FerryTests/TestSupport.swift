@@ -48,7 +48,9 @@ enum Pattern {
     }
 
     /// Reads a stream to its end; returns (bytes, mismatches) checking every byte against the pattern.
-    static func readAndCheck(_ receive: ReceiveStream, skip: Int = 0) async throws -> (count: UInt64, mismatches: UInt64, header: [UInt8]) {
+    static func readAndCheck(_ receive: ReceiveStream, skip: Int = 0) async throws -> (
+        count: UInt64, mismatches: UInt64, header: [UInt8]
+    ) {
         var offset: UInt64 = 0
         var mismatches: UInt64 = 0
         var header: [UInt8] = []
@@ -74,6 +76,8 @@ enum Pattern {
 final class TestServer: Sendable {
     let endpoint: Endpoint
     let acceptTask: Task<Void, Never>
+    /// Every connection the server accepted, in order (the server keeps serving them).
+    let accepted: AsyncStream<Connection>
 
     init(configuration: EndpointConfiguration = EndpointConfiguration()) async throws {
         let endpoint = try await Endpoint.bind(
@@ -83,12 +87,16 @@ final class TestServer: Sendable {
             configuration: configuration
         )
         self.endpoint = endpoint
+        let (accepted, continuation) = AsyncStream.makeStream(of: Connection.self)
+        self.accepted = accepted
         acceptTask = Task {
             await withDiscardingTaskGroup { group in
                 for await connection in endpoint.incomingConnections {
+                    continuation.yield(connection)
                     group.addTask { await TestServer.serve(connection) }
                 }
             }
+            continuation.finish()
         }
     }
 
@@ -113,9 +121,32 @@ final class TestServer: Sendable {
         }
     }
 
+    /// The next connection the server accepted.
+    func nextAccepted() async -> Connection? {
+        var iterator = accepted.makeAsyncIterator()
+        return await iterator.next()
+    }
+
     func close() async {
         await endpoint.close()
         acceptTask.cancel()
         await acceptTask.value
     }
+}
+
+/// Runs `body`, then always closes `endpoints` and `servers` (even when `body` throws), then rethrows.
+func closing(
+    _ endpoints: [Endpoint],
+    servers: [TestServer] = [],
+    _ body: () async throws -> Void
+) async throws {
+    var failure: (any Error)?
+    do {
+        try await body()
+    } catch {
+        failure = error
+    }
+    for endpoint in endpoints { await endpoint.close() }
+    for server in servers { await server.close() }
+    if let failure { throw failure }
 }
