@@ -26,6 +26,7 @@ extension Daemon {
     /// The `status` answer.
     public func status() -> ControlStatus {
         let config = self.config
+        let ports = tunnelPorts
         return ControlStatus(
             endpointID: endpointID.hex,
             listen: localAddresses.map(\.description),
@@ -33,7 +34,10 @@ extension Daemon {
             uptimeSeconds: Date().timeIntervalSince(startedAt),
             connections: registry.count,
             services: config.services.map { "\($0.name) (\($0.alpn))" },
-            tunnels: config.tunnels.map { "\($0.listen) -> \($0.peer.id.shortDescription)/\($0.service)" },
+            tunnels: config.tunnels.enumerated().map { index, tunnel in
+                let port = index < ports.count ? UInt16(clamping: ports[index]) : tunnel.listen.port
+                return "\(HostPort(host: tunnel.listen.host, port: port)) -> \(tunnel.peer.id.shortDescription)/\(tunnel.service)"
+            },
             hooks: config.hooks.map { "\($0.name) (\($0.kind.typeName))" },
             configFile: config.file,
             lastReload: lastReload
