@@ -151,6 +151,8 @@ final class DaemonEndToEndTests: XCTestCase {
         await clientServing.value
         await strangerServing.value
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory.path + "/a.sock"))
+        // The echo server must outlive every use of its port (ARC may release it after its last mention).
+        withExtendedLifetime(echoServer) {}
     }
 }
 
@@ -159,4 +161,49 @@ func httpGet(port: Int, path: String) throws -> String {
     let client = try TCPTestClient(port: port)
     client.write(Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8))
     return String(decoding: client.readToEnd().bytes, as: UTF8.self)
+}
+
+final class DaemonResetPropagationTests: XCTestCase {
+    func testUnreachableForwardResetsTheTunnelledTCPConnection() async throws {
+        let directory = TemporaryDirectory()
+        // A port with nothing listening: bind, learn the port, close.
+        let closedPort: UInt16 = try {
+            let server = try TCPEchoServer()
+            return server.port
+        }()
+        var logger = Logger(label: "reset")
+        logger.logLevel = .critical
+        let serverPath = directory.write("a.toml", """
+            [endpoint]
+            key_file = "a.key"
+            listen = ["127.0.0.1:0"]
+            [control]
+            enabled = false
+            [[services]]
+            name = "dead"
+            forward = "127.0.0.1:\(closedPort)"
+            """)
+        let server = try await Daemon.start(config: try DaemonConfig.load(path: serverPath), logger: logger, notifier: SystemdNotifier(environment: [:]))
+        let clientPath = directory.write("b.toml", """
+            [endpoint]
+            key_file = "b.key"
+            listen = ["127.0.0.1:0"]
+            [control]
+            enabled = false
+            [[tunnels]]
+            listen = "127.0.0.1:0"
+            peer = "\(server.endpointID.hex)@\(server.localAddresses[0])"
+            service = "dead"
+            """)
+        let client = try await Daemon.start(config: try DaemonConfig.load(path: clientPath), logger: logger, notifier: SystemdNotifier(environment: [:]))
+        let serving = Task { await client.serve() }
+        let tcp = try TCPTestClient(port: client.tunnelPorts[0])
+        tcp.write(Array("anyone there?".utf8))
+        let result = tcp.readToEnd()
+        XCTAssertEqual(result.bytes, [])
+        XCTAssertTrue(result.endedWithReset, "the stream reset reaches the TCP client as RST")
+        await client.shutdown()
+        await server.shutdown()
+        await serving.value
+    }
 }

@@ -87,3 +87,30 @@ final class SystemdNotifierTests: XCTestCase {
         XCTAssertEqual(DaemonLogHandler.render(fields, format: .json), #"{"level":"info","msg":"hook decision","reason":"say \"no\""}"#)
     }
 }
+
+final class ControlFormattingTests: XCTestCase {
+    func testTablesAndUnits() {
+        let text = ControlFormatting.connections([
+            ControlConnection(
+                number: 3, remoteID: sampleID, remoteAddress: "127.0.0.1:4000", alpn: "ferry/tcp/ssh", service: "ssh",
+                side: "server", since: "2026-11-23T08:00:00Z", rttMilliseconds: 1.25, bytesSent: 2048, bytesReceived: 17
+            ),
+        ])
+        let lines = text.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        XCTAssertTrue(lines[0].hasPrefix("#  REMOTE      ADDRESS"), String(lines[0]))
+        XCTAssertTrue(lines[1].contains("abababab"))
+        XCTAssertTrue(lines[1].contains("1.2ms") || lines[1].contains("1.3ms"))
+        XCTAssertTrue(lines[1].contains("2.0KiB"))
+        XCTAssertTrue(lines[1].contains("17B"))
+        XCTAssertEqual(ControlFormatting.duration(3725), "1h2m")
+    }
+
+    func testSocketPathResolution() throws {
+        XCTAssertEqual(try ControlClient.socketPath(explicit: "/x.sock", configPath: nil), "/x.sock")
+        XCTAssertEqual(try ControlClient.socketPath(explicit: nil, configPath: nil, environment: ["FERRYD_SOCKET": "/y.sock"]), "/y.sock")
+        let directory = TemporaryDirectory()
+        let config = directory.write("f.toml", "[control]\nsocket = \"z.sock\"\n")
+        XCTAssertEqual(try ControlClient.socketPath(explicit: nil, configPath: config, environment: [:]), directory.path + "/z.sock")
+    }
+}
