@@ -29,6 +29,8 @@ public final class Daemon: Sendable {
         var metricsServer: MetricsServer?
         var lastReload: ControlReload?
         var isShuttingDown = false
+        var isStopped = false
+        var stopWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     let state: Locked<State>
@@ -200,7 +202,7 @@ public final class Daemon: Sendable {
             while !Task.isCancelled {
                 self.notifier.watchdog()
                 try? await Task.sleep(for: interval)
-                if self.state.withLock({ $0.isShuttingDown }) { return }
+                if self.state.withLock({ $0.isStopped }) { return }
             }
         }
         var configuration = ServiceGroupConfiguration(
@@ -225,24 +227,39 @@ public final class Daemon: Sendable {
             if let control { group.addTask { await control.run() } }
             if let metricsServer { group.addTask { await metricsServer.run() } }
             group.addTask {
-                // Keep serving while routers run (they have their own tasks) until shutdown closes the endpoints.
-                while !self.state.withLock({ $0.isShuttingDown }) {
-                    try? await Task.sleep(for: .milliseconds(200))
-                }
+                // The routers run in tasks of their own; serving ends once shutdown has finished with them.
+                await self.waitUntilStopped()
             }
         }
     }
 
     // MARK: Shutdown
 
+    /// Waits until a shutdown (started by anyone) has finished.
+    public func waitUntilStopped() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let stopped = state.withLock { state -> Bool in
+                if state.isStopped { return true }
+                state.stopWaiters.append(continuation)
+                return false
+            }
+            if stopped { continuation.resume() }
+        }
+    }
+
     /// Graceful, bounded shutdown: STOPPING=1, stop accepting, close connections (CONNECTION_CLOSE), stop
-    /// plugins; hooks still running at `shutdown_timeout` are logged and abandoned.
+    /// plugins; hooks still running at `shutdown_timeout` are logged and abandoned. Safe to call more than once:
+    /// later calls return when the first has finished.
     public func shutdown() async {
         let first = state.withLock { state -> Bool in
             defer { state.isShuttingDown = true }
             return !state.isShuttingDown
         }
-        guard first else { return }
+        guard first else {
+            // A second caller (the CLI after the ServiceGroup returned, a test) waits for the first to finish.
+            await waitUntilStopped()
+            return
+        }
         notifier.stopping()
         context.logger.info("shutting down")
         let (routers, tunnels, dialers, plugins, control, metricsServer) = state.withLock {
@@ -266,5 +283,11 @@ public final class Daemon: Sendable {
         control?.close()
         metricsServer?.close()
         context.logger.info("stopped")
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.isStopped = true
+            defer { state.stopWaiters.removeAll() }
+            return state.stopWaiters
+        }
+        for waiter in waiters { waiter.resume() }
     }
 }
