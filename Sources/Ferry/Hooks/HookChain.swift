@@ -7,19 +7,30 @@
 ///   rejection (fail closed), and the reason names it: "hook 2 (MyHook) timed out after 5s";
 /// - the chain is plain `async` code: the runtime runs it in a task of its own per connection, so a slow hook
 ///   delays only the connection it is deciding on, never the event loop or other connections.
-public struct HookChain: Sendable {
+public struct HookChain: Sendable, ExpressibleByArrayLiteral {
     /// The hooks, in installation order.
     public var hooks: [any EndpointHooks]
     /// How long one hook call may take before it counts as a rejection.
     public var deadline: Duration
-    /// The application error code sent to the peer when an `afterHandshake` hook throws or times out.
+    /// The application error code sent to the peer when an `afterHandshake` hook throws or times out, and when
+    /// the incoming filter refuses a connection the runtime could only stop after its handshake.
     public var failureErrorCode: UInt64
 
     /// Creates a chain; an empty chain accepts everything without spawning any task.
-    public init(_ hooks: [any EndpointHooks] = [], deadline: Duration = .seconds(5), failureErrorCode: UInt64 = 1) {
+    public init(_ hooks: [any EndpointHooks], deadline: Duration = .seconds(5), failureErrorCode: UInt64 = 1) {
         self.hooks = hooks
         self.deadline = deadline
         self.failureErrorCode = failureErrorCode
+    }
+
+    /// An empty chain: accepts everything.
+    public init() {
+        self.init([])
+    }
+
+    /// Creates a chain with the default deadline: `hooks: [AllowList(), AuditLog()]`.
+    public init(arrayLiteral hooks: any EndpointHooks...) {
+        self.init(hooks)
     }
 
     /// Whether no hook is installed (the runtime can skip the chain entirely).

@@ -97,7 +97,7 @@ public struct WeakConnectionHandle: Sendable {
 
     private weak let source: (any ConnectionObservable)?
 
-    init(remoteID: EndpointID, alpn: String, side: Side, remoteAddress: HostPort, source: any ConnectionObservable) {
+    init(remoteID: EndpointID, alpn: String, side: Side, remoteAddress: HostPort, source: (any ConnectionObservable)?) {
         self.remoteID = remoteID
         self.alpn = alpn
         self.side = side
