@@ -75,7 +75,8 @@ struct FerryBenchCommand: AsyncParsableCommand {
                 streams: streams,
                 requests: requests ?? UInt64(streams),
                 connections: max(1, connections),
-                duration: duration
+                duration: duration,
+                verbose: common.verbose
             ).run()
             await endpoint.close()
             printLine(report.json)

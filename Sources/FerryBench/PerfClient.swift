@@ -45,6 +45,7 @@ struct PerfClient {
     let requests: UInt64
     let connections: Int
     let duration: Double?
+    var verbose = false
 
     /// The JSON line quinn-perf prints, with the same fields and number formats.
     struct Report {
@@ -109,6 +110,14 @@ struct PerfClient {
         let elapsed = start.duration(to: clock.now)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         for connection in established {
+            if verbose {
+                let stats = await connection.stats
+                printError(
+                    "stats: rtt=\(stats.smoothedRTT) cwnd=\(stats.congestionWindow) sent=\(stats.packetsSent) "
+                        + "received=\(stats.packetsReceived) lost=\(stats.packetsLost) dropped=\(stats.packetsDropped) "
+                        + "mtu=\(stats.pathMTU)"
+                )
+            }
             connection.close(code: 0, reason: "done")
         }
         return Report(connections: established.count, tally: tally, seconds: seconds)
