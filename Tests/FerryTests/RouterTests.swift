@@ -1,4 +1,4 @@
-@testable import Ferry
+import Ferry
 import XCTest
 
 /// Answers each connection's first bidirectional stream with its name, then waits for the connection to end.
