@@ -31,6 +31,9 @@ actor ConnectionHolder {
         connections.append(connection)
     }
 
+    /// How many connections the handler was given.
+    var count: Int { connections.count }
+
     func openCount() async -> Int {
         var open = 0
         for connection in connections where await connection.closeReason == nil { open += 1 }
