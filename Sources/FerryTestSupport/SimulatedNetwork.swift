@@ -68,14 +68,14 @@ public final class SimulatedNetwork {
     /// Optional inspection of every datagram as it leaves an endpoint.
     public var onDatagram: ((Role, [UInt8]) -> Void)?
 
-    private struct InFlight {
+    fileprivate struct InFlight {
         var deliveryTime: Instant
         var sequence: UInt64
         var to: Role
         var bytes: [UInt8]
     }
 
-    private var inFlight: [InFlight] = []
+    private var inFlight = DeliveryQueue()
     private var sequence: UInt64 = 0
     private var random: SeededRandom
     private let buffer: UnsafeMutableRawBufferPointer
@@ -144,7 +144,7 @@ public final class SimulatedNetwork {
     /// Injects a raw datagram as if `from` had sent it to the other side, after the link delay.
     public func inject(_ bytes: [UInt8], to role: Role, delay: Duration = .zero) {
         sequence += 1
-        inFlight.append(InFlight(deliveryTime: now + delay, sequence: sequence, to: role, bytes: bytes))
+        inFlight.insert(InFlight(deliveryTime: now + delay, sequence: sequence, to: role, bytes: bytes))
     }
 
     private func endpoint(_ role: Role) -> TransportEndpoint { role == .client ? client : server }
@@ -188,7 +188,7 @@ public final class SimulatedNetwork {
             var delivery = departure + conditions.oneWayDelay
             if random.chance(conditions.reorderRate) { delivery = delivery + conditions.reorderDelay }
             sequence += 1
-            inFlight.append(InFlight(deliveryTime: delivery, sequence: sequence, to: destination, bytes: payload))
+            inFlight.insert(InFlight(deliveryTime: delivery, sequence: sequence, to: destination, bytes: payload))
         }
     }
 
@@ -208,10 +208,7 @@ public final class SimulatedNetwork {
         collectEvents()
         collectTransmits()
         collectEvents()
-        var next: Instant?
-        for packet in inFlight where next.map({ packet.deliveryTime < $0 }) ?? true {
-            next = packet.deliveryTime
-        }
+        var next = inFlight.first?.deliveryTime
         for endpoint in [client, server] {
             if let timeout = endpoint.nextTimeout(), next.map({ timeout < $0 }) ?? true { next = timeout }
         }
@@ -222,16 +219,11 @@ public final class SimulatedNetwork {
         }
         if next > now { now = next }
         // Deliver everything due, in delivery order.
-        let due = inFlight.filter { $0.deliveryTime <= now }.sorted {
-            ($0.deliveryTime, $0.sequence) < ($1.deliveryTime, $1.sequence)
-        }
-        if !due.isEmpty {
-            inFlight.removeAll { $0.deliveryTime <= now }
-            for packet in due {
-                bytesDelivered[packet.to, default: 0] += packet.bytes.count
-                let from = packet.to == .client ? serverAddress : clientAddress
-                endpoint(packet.to).handle(datagram: packet.bytes, from: from, now: now)
-            }
+        while let packet = inFlight.first, packet.deliveryTime <= now {
+            inFlight.removeFirst()
+            bytesDelivered[packet.to, default: 0] += packet.bytes.count
+            let from = packet.to == .client ? serverAddress : clientAddress
+            endpoint(packet.to).handle(datagram: packet.bytes, from: from, now: now)
         }
         for endpoint in [client, server] {
             if let timeout = endpoint.nextTimeout(), timeout <= now { endpoint.handleTimeout(now: now) }
@@ -302,5 +294,46 @@ struct SeededRandom {
     mutating func chance(_ probability: Double) -> Bool {
         guard probability > 0 else { return false }
         return Double(next() >> 11) / Double(1 << 53) < probability
+    }
+}
+
+extension SimulatedNetwork {
+    /// Datagrams on the links, ordered by (delivery time, send order): a binary min-heap.
+    fileprivate struct DeliveryQueue {
+        private var heap: [InFlight] = []
+
+        var first: InFlight? { heap.first }
+
+        private static func isBefore(_ lhs: InFlight, _ rhs: InFlight) -> Bool {
+            (lhs.deliveryTime, lhs.sequence) < (rhs.deliveryTime, rhs.sequence)
+        }
+
+        mutating func insert(_ item: InFlight) {
+            heap.append(item)
+            var child = heap.count - 1
+            while child > 0 {
+                let parent = (child - 1) / 2
+                guard Self.isBefore(heap[child], heap[parent]) else { break }
+                heap.swapAt(child, parent)
+                child = parent
+            }
+        }
+
+        mutating func removeFirst() {
+            guard !heap.isEmpty else { return }
+            let last = heap.removeLast()
+            guard !heap.isEmpty else { return }
+            heap[0] = last
+            var parent = 0
+            while true {
+                let left = 2 * parent + 1, right = left + 1
+                var smallest = parent
+                if left < heap.count && Self.isBefore(heap[left], heap[smallest]) { smallest = left }
+                if right < heap.count && Self.isBefore(heap[right], heap[smallest]) { smallest = right }
+                guard smallest != parent else { break }
+                heap.swapAt(parent, smallest)
+                parent = smallest
+            }
+        }
     }
 }
