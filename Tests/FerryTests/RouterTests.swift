@@ -138,4 +138,18 @@ final class RouterTests: XCTestCase {
         }
         XCTAssertTrue(router.isShutDown)
     }
+
+    func testDroppedRouterIsReleased() async throws {
+        weak var probe: Router?
+        do {
+            let router = try await Router.bind(
+                host: "127.0.0.1",
+                identity: .generate(),
+                handlers: ["a/1": NamingHandler(name: "a", log: CallLog(), holds: ConnectionHolder())]
+            )
+            probe = router
+            XCTAssertNotNil(probe)
+        }
+        XCTAssertNil(probe, "the serving task keeps the router alive")
+    }
 }

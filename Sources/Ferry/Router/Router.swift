@@ -13,7 +13,7 @@ public final class Router: Sendable {
     public let handlers: [String: any ProtocolHandler]
 
     private let logger: Logger
-    private struct State {
+    fileprivate struct State {
         var serveTask: Task<Void, Never>?
         var acceptTask: Task<Connection?, Never>?
         var isStopping = false
@@ -52,8 +52,21 @@ public final class Router: Sendable {
         self.endpoint = endpoint
         self.handlers = handlers
         self.logger = logger
-        let serveTask = Task { [self] in await serve() }
+        // The serving task holds what it needs, not the router, so dropping the router (deinit) can stop it.
+        let state = self.state
+        let serveTask = Task { await Router.serve(endpoint: endpoint, handlers: handlers, state: state, logger: logger) }
         state.withLock { $0.serveTask = serveTask }
+    }
+
+    /// Dropping a router without `shutdown()` stops accepting and ends the handler tasks; the endpoint closes
+    /// once nothing else uses it.
+    deinit {
+        let (acceptTask, serveTask) = state.withLock { state in
+            state.isStopping = true
+            return (state.acceptTask, state.serveTask)
+        }
+        acceptTask?.cancel()
+        serveTask?.cancel()
     }
 
     /// Whether `shutdown()` has completed.
@@ -61,9 +74,14 @@ public final class Router: Sendable {
         state.withLock { $0.isShutDown }
     }
 
-    private func serve() async {
+    private static func serve(
+        endpoint: Endpoint,
+        handlers: [String: any ProtocolHandler],
+        state: HookLock<State>,
+        logger: Logger
+    ) async {
         await withDiscardingTaskGroup { group in
-            while let connection = await nextConnection() {
+            while let connection = await nextConnection(endpoint: endpoint, state: state) {
                 guard let handler = handlers[connection.alpn] else {
                     logger.debug("no handler for ALPN", metadata: ["alpn": "\(connection.alpn)"])
                     connection.close(code: 1, reason: "no handler")
@@ -78,8 +96,7 @@ public final class Router: Sendable {
     ///
     /// The accept runs in a task of its own so `shutdown()` can stop accepting without cancelling the
     /// connection handlers running in the same group.
-    private func nextConnection() async -> Connection? {
-        let endpoint = self.endpoint
+    private static func nextConnection(endpoint: Endpoint, state: HookLock<State>) async -> Connection? {
         let task: Task<Connection?, Never>? = state.withLock { state in
             guard !state.isStopping else { return nil }
             let task = Task { (try? await endpoint.accept()) ?? nil }
@@ -88,8 +105,11 @@ public final class Router: Sendable {
         }
         guard let task else { return nil }
         let connection = await task.value
-        state.withLock { $0.acceptTask = nil }
-        if let connection, state.withLock({ $0.isStopping }) {
+        let isStopping = state.withLock { state in
+            state.acceptTask = nil
+            return state.isStopping
+        }
+        if let connection, isStopping {
             connection.close(code: 0, reason: "shutting down")
             return nil
         }
