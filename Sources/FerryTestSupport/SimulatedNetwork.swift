@@ -65,6 +65,8 @@ public final class SimulatedNetwork {
     public private(set) var sentSizes: [Role: [Int]] = [.client: [], .server: []]
     /// Bytes delivered to each side.
     public private(set) var bytesDelivered: [Role: Int] = [.client: 0, .server: 0]
+    /// Datagrams per `pollTransmit` batch (GSO); 1 disables batching.
+    public var maxSegments = 8
     /// Optional inspection of every datagram as it leaves an endpoint.
     public var onDatagram: ((Role, [UInt8]) -> Void)?
 
@@ -154,13 +156,22 @@ public final class SimulatedNetwork {
         for role in [Role.client, Role.server] {
             let endpoint = endpoint(role)
             var guardCount = 0
-            while let transmit = endpoint.pollTransmit(now: now, into: buffer), guardCount < 100_000 {
+            while let transmit = endpoint.pollTransmit(now: now, into: buffer, maxSegments: maxSegments),
+                guardCount < 100_000
+            {
                 guardCount += 1
-                let bytes = [UInt8](UnsafeRawBufferPointer(rebasing: buffer[0..<transmit.size]))
-                datagramsSent[role, default: 0] += 1
-                sentSizes[role, default: []].append(transmit.size)
-                onDatagram?(role, bytes)
-                send(bytes, from: role)
+                // Split GSO batches into their datagrams, as the kernel would.
+                let segmentSize = transmit.segmentSize ?? transmit.size
+                var offset = 0
+                while offset < transmit.size {
+                    let end = min(offset + segmentSize, transmit.size)
+                    let bytes = [UInt8](UnsafeRawBufferPointer(rebasing: buffer[offset..<end]))
+                    datagramsSent[role, default: 0] += 1
+                    sentSizes[role, default: []].append(bytes.count)
+                    onDatagram?(role, bytes)
+                    send(bytes, from: role)
+                    offset = end
+                }
             }
         }
     }

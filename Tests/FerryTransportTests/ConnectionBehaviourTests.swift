@@ -202,3 +202,32 @@ final class ConnectionBehaviourTests: XCTestCase {
         XCTAssertEqual(by, .local)
     }
 }
+
+/// GSO batches from `pollTransmit(now:into:maxSegments:)`.
+final class SegmentationTests: XCTestCase {
+    func testBulkDataIsBatchedIntoEqualSegments() throws {
+        let network = SimulatedNetwork()
+        let harness = StreamHarness(network: network)
+        let handle = try harness.establish()
+        let client = try XCTUnwrap(network.client.connection(handle))
+        let stream = try XCTUnwrap(client.openStream(bidirectional: true))
+        _ = try client.write(stream, patternBytes(count: 200_000))
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+        defer { buffer.deallocate() }
+        let transmit = try XCTUnwrap(network.client.pollTransmit(now: network.now, into: buffer, maxSegments: 10))
+        let segmentSize = try XCTUnwrap(transmit.segmentSize)
+        XCTAssertEqual(segmentSize, TransportConfig().maxUDPPayloadSize)
+        XCTAssertGreaterThan(transmit.size, segmentSize)
+        XCTAssertLessThanOrEqual(transmit.size, 10 * segmentSize)
+        // Every segment is a valid short-header packet for the server's connection ID.
+        let bytes = Array(UnsafeRawBufferPointer(rebasing: buffer[0..<transmit.size]))
+        var offset = 0
+        while offset < bytes.count {
+            let segment = Array(bytes[offset..<min(offset + segmentSize, bytes.count)])
+            let id = try PacketHeader.destinationConnectionID(in: segment, shortHeaderConnectionIDLength: 8)
+            XCTAssertEqual(id, client.destinationConnectionID)
+            XCTAssertEqual(segment[0] & 0x80, 0)
+            offset += segmentSize
+        }
+    }
+}

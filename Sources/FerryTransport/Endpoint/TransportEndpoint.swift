@@ -241,6 +241,18 @@ public final class TransportEndpoint {
     ///
     /// Rotates across connections so one bulk sender does not starve the others.
     public func pollTransmit(now: Instant, into buffer: UnsafeMutableRawBufferPointer) -> Transmit? {
+        pollTransmit(now: now, into: buffer, maxSegments: 1)
+    }
+
+    /// Like `pollTransmit(now:into:)`, but may write up to `maxSegments` datagrams of one connection back to back
+    /// for UDP generic segmentation offload (GSO).
+    ///
+    /// When more than one is written, `Transmit.segmentSize` is set: every datagram is exactly that long except
+    /// possibly the last, which is shorter, and `size` is their total. Batching only happens for full-size
+    /// datagrams (bulk data), so handshake flights and ACKs still go out one by one.
+    public func pollTransmit(
+        now: Instant, into buffer: UnsafeMutableRawBufferPointer, maxSegments: Int
+    ) -> Transmit? {
         if !statelessTransmits.isEmpty {
             let (destination, bytes) = statelessTransmits.removeFirst()
             let size = min(bytes.count, buffer.count)
@@ -254,10 +266,22 @@ public final class TransportEndpoint {
             let connection = sendQueue[sendQueueHead]
             sendQueueHead += 1
             if let size = connection.pollTransmit(now: now, into: buffer) {
+                var total = size
+                var segments = 1
+                if maxSegments > 1 && size == connection.maxDatagramSize {
+                    while segments < maxSegments, total + size <= buffer.count {
+                        let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[total..<(total + size)])
+                        guard let next = connection.pollTransmit(now: now, into: slice) else { break }
+                        total += next
+                        segments += 1
+                        if next < size { break }
+                    }
+                }
                 // Round robin: back of the queue.
                 sendQueue.append(connection)
                 compactSendQueue()
-                let transmit = Transmit(destination: connection.remoteAddress, size: size)
+                let transmit = Transmit(
+                    destination: connection.remoteAddress, size: total, segmentSize: segments > 1 ? size : nil)
                 afterTransmit(connection, now: now)
                 return transmit
             }
