@@ -48,6 +48,7 @@ final class EndpointDriver: ChannelInboundHandler {
     // Drive scheduling.
     var isDriveScheduled = false
     var isDriving = false
+    var isDriveRequestedWhileDriving = false
     /// `now` for the receive batch in progress, read once per batch.
     var batchNow: Instant?
 
@@ -159,7 +160,13 @@ final class EndpointDriver: ChannelInboundHandler {
 
     /// Runs `drive()` once soon, coalescing any number of requests made before it runs.
     func scheduleDrive() {
-        guard !isDriveScheduled, !isDriving else { return }
+        if isDriving {
+            // Remember it: output produced after this drive's flush (for example by a write resumed from a
+            // `streamWritable` event) must not wait for the next datagram or timer.
+            isDriveRequestedWhileDriving = true
+            return
+        }
+        guard !isDriveScheduled else { return }
         isDriveScheduled = true
         let bound = loopBound
         eventLoop.execute { bound.value.drive() }
@@ -170,11 +177,16 @@ final class EndpointDriver: ChannelInboundHandler {
         isDriveScheduled = false
         isDriving = true
         processEvents()
+        // Anything the events above queued goes out in this flush.
+        isDriveRequestedWhileDriving = false
         let sentFullBatch = flushTransmits(now: LoopClock.now())
         // Sending can complete a close (the last CONNECTION_CLOSE) or surface new events.
         processEvents()
         isDriving = false
-        if sentFullBatch { scheduleDrive() }
+        if sentFullBatch || isDriveRequestedWhileDriving {
+            isDriveRequestedWhileDriving = false
+            scheduleDrive()
+        }
         armTimer()
         if state == .closing, transport.connectionCount == 0 { finishClose(channelAlreadyClosed: false) }
     }
