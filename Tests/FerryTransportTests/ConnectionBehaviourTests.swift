@@ -231,3 +231,19 @@ final class SegmentationTests: XCTestCase {
         }
     }
 }
+
+/// Stateless reset detection (RFC 9000 §10.3.1).
+final class StatelessResetTests: XCTestCase {
+    func testClientRecognisesStatelessReset() throws {
+        let network = SimulatedNetwork()
+        let harness = StreamHarness(network: network)
+        _ = try harness.establish()
+        let server = try XCTUnwrap(network.serverConnection)
+        let token = try XCTUnwrap(server.localConnectionIDs.lookup(sequenceNumber: 0)?.resetToken)
+        var reset: [UInt8] = [0x4b] + [UInt8](repeating: 0x5a, count: 30)
+        reset += token.bytes
+        network.inject(reset, to: .client)
+        XCTAssertTrue(harness.run(timeLimit: .seconds(1)) { harness.closedEvents.contains { $0.0 == .client } })
+        XCTAssertEqual(harness.closedEvents.first { $0.0 == .client }?.1, .statelessReset)
+    }
+}

@@ -20,6 +20,7 @@ extension TransportConnection {
             }
         case .newConnectionID(let newID):
             try peerConnectionIDs.add(newID, limit: config.activeConnectionIDLimit)
+            endpointActions.append(.addResetToken(newID.statelessResetToken))
         case .retireConnectionID(let sequenceNumber):
             try handleRetireConnectionID(sequenceNumber: sequenceNumber, now: now)
         case .pathChallenge(let data):

@@ -135,6 +135,7 @@ extension TransportConnection {
         idleDeadline = idleTimeout.map { now + $0 }
         recovery.peerMaxAckDelay = .milliseconds(Int64(clamping: parameters.maxAckDelay))
         peerConnectionIDs.setInitialResetToken(parameters.statelessResetToken)
+        if let token = parameters.statelessResetToken { endpointActions.append(.addResetToken(token)) }
     }
 
     /// The handshake is confirmed (RFC 9001 §4.1.2): discard Handshake keys (§4.9.2), issue connection IDs,

@@ -26,9 +26,39 @@ extension TransportConnection {
             }
             // Coalesced packets must share the first packet's Destination Connection ID (RFC 9000 §12.2).
             let end = header.packetEnd
+            let receivedBefore = counters.packetsReceived
             processPacket(header, start: offset, datagram: &datagram, ecn: ecn, now: now)
+            if counters.packetsReceived > receivedBefore {
+                followPeerAddress(remote, header: header)
+            } else if offset == 0 && !header.isLongHeader {
+                detectStatelessReset(datagram)
+            }
             offset = end
         }
+    }
+
+    /// RFC 9000 §9.3: a peer whose address changed (NAT rebinding) is followed once a 1-RTT packet from the new
+    /// address authenticates. Ferry does not validate the new path yet; it only updates where it sends.
+    private func followPeerAddress(_ remote: NetworkAddress, header: PacketHeader) {
+        guard remote != remoteAddress, !header.isLongHeader, isHandshakeConfirmed else { return }
+        remoteAddress = remote
+    }
+
+    /// RFC 9000 §10.3.1: an undecryptable short-header datagram ending in one of the peer's stateless reset
+    /// tokens means the peer lost our state: the connection is over, silently.
+    private func detectStatelessReset(_ datagram: [UInt8]) {
+        guard datagram.count >= 21, state != .closed, state != .draining,
+            let token = StatelessResetToken(datagram[(datagram.count - 16)...]),
+            peerConnectionIDs.matchesResetToken(token)
+        else { return }
+        handleStatelessReset()
+    }
+
+    /// The peer reset the connection: close without sending anything (RFC 9000 §10.3.1).
+    func handleStatelessReset() {
+        guard state != .closed, state != .draining else { return }
+        closeReason = .statelessReset
+        enterClosed(now: .zero)
     }
 
     /// Handles one packet of a datagram at `start..<header.packetEnd`.

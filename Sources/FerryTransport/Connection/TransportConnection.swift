@@ -138,6 +138,8 @@ public final class TransportConnection {
     var scheduledTimeout: Instant?
     /// Connection IDs the endpoint routes to this connection.
     var routedConnectionIDs: [ConnectionID] = []
+    /// The peer's stateless reset tokens the endpoint indexes for this connection.
+    var routedResetTokens: [StatelessResetToken] = []
 
     /// Tells the endpoint that an application command changed this connection.
     func markDirty() {
@@ -246,6 +248,8 @@ enum EndpointAction {
     case addConnectionID(ConnectionID)
     /// Stop routing this local connection ID.
     case removeConnectionID(ConnectionID)
+    /// A stateless reset token the peer issued; datagrams ending in it close this connection (RFC 9000 §10.3).
+    case addResetToken(StatelessResetToken)
 }
 
 /// A FIFO of events with an advancing head, so draining does not shift the array each time.

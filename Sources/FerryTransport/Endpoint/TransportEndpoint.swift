@@ -7,6 +7,8 @@ public final class TransportEndpoint {
     var connections: [ConnectionHandle: TransportConnection] = [:]
     /// Local connection IDs (and a server connection's original DCID) → connection (RFC 9000 §5.2).
     var routes: [ConnectionID: TransportConnection] = [:]
+    /// The peers' stateless reset tokens → connection, for datagrams no connection ID matches (RFC 9000 §10.3.1).
+    var resetTokens: [StatelessResetToken: TransportConnection] = [:]
     var nextHandle: UInt64 = 1
     /// Connections that may have something to send, in round-robin order.
     var sendQueue: [TransportConnection] = []
@@ -60,7 +62,16 @@ public final class TransportEndpoint {
             afterActivity(connection, now: now)
             return
         }
-        // Unknown connection ID: only a long header can start something (RFC 9000 §5.2.2).
+        // Unknown connection ID: a stateless reset from a peer that lost our state (RFC 9000 §10.3.1)...
+        if datagram[0] & PacketHeader.longHeaderBit == 0, datagram.count >= 21, !resetTokens.isEmpty,
+            let token = StatelessResetToken(datagram[(datagram.count - 16)...]),
+            let connection = resetTokens[token]
+        {
+            connection.handleStatelessReset()
+            afterActivity(connection, now: now)
+            return
+        }
+        // ... or, with a long header, a new connection (RFC 9000 §5.2.2).
         guard datagram[0] & PacketHeader.longHeaderBit != 0,
             let header = try? PacketHeader.parse(datagram, at: 0, shortHeaderConnectionIDLength: cidLength)
         else {
@@ -192,6 +203,11 @@ public final class TransportEndpoint {
                 switch action {
                 case .addConnectionID(let id): addRoute(id, to: connection)
                 case .removeConnectionID(let id): removeRoute(id, of: connection)
+                case .addResetToken(let token):
+                    if resetTokens[token] == nil {
+                        resetTokens[token] = connection
+                        connection.routedResetTokens.append(token)
+                    }
                 }
             }
             connection.endpointActions.removeAll()
@@ -220,6 +236,10 @@ public final class TransportEndpoint {
             routes[id] = nil
         }
         connection.routedConnectionIDs.removeAll()
+        for token in connection.routedResetTokens where resetTokens[token] === connection {
+            resetTokens[token] = nil
+        }
+        connection.routedResetTokens.removeAll()
         connections[connection.handle] = nil
         connection.scheduledTimeout = nil
     }
