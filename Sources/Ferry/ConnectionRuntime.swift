@@ -23,6 +23,8 @@ struct ReadWaiter {
 struct PendingWrite {
     let bytes: [UInt8]
     var offset: Int
+    /// Send FIN once every byte is accepted (saves the separate `finish` hop for request/response traffic).
+    let finish: Bool
     let resumer: Resumer<Result<Void, StreamError>>
 }
 

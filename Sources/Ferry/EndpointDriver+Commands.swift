@@ -166,6 +166,7 @@ extension EndpointDriver {
         _ handle: ConnectionHandle,
         stream: StreamID,
         bytes: [UInt8],
+        finish: Bool,
         resumer: Resumer<Result<Void, StreamError>>
     ) {
         let runtime: ConnectionRuntime
@@ -180,7 +181,11 @@ extension EndpointDriver {
         guard runtime.pendingWrites[stream] == nil else {
             return resumer.resume(returning: .failure(.concurrentOperation))
         }
-        continueWrite(runtime: runtime, stream: stream, write: PendingWrite(bytes: bytes, offset: 0, resumer: resumer))
+        continueWrite(
+            runtime: runtime,
+            stream: stream,
+            write: PendingWrite(bytes: bytes, offset: 0, finish: finish, resumer: resumer)
+        )
     }
 
     /// Feeds as much of `write` as the stream accepts; parks the rest until `streamWritable`.
@@ -203,11 +208,21 @@ extension EndpointDriver {
         case .success(let accepted):
             write.offset += accepted
             if write.offset >= write.bytes.count {
+                if write.finish {
+                    do {
+                        try connection.finish(stream)
+                        runtime.sendSidesDone.insert(stream)
+                    } catch {
+                        write.resumer.resume(returning: .failure(streamError(error, runtime: runtime, stream: stream)))
+                        scheduleDrive()
+                        return
+                    }
+                }
                 write.resumer.resume(returning: .success(()))
             } else {
                 runtime.pendingWrites[stream] = write
             }
-            if accepted > 0 { scheduleDrive() }
+            if accepted > 0 || write.finish { scheduleDrive() }
         }
     }
 

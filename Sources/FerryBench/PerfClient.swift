@@ -164,9 +164,17 @@ struct PerfClient {
             throw .connection(error)
         }
         let header = withUnsafeBytes(of: download.bigEndian) { Array($0) }
-        let sender = Task {
-            try await sendPattern(send, prefix: header, count: upload)
-            try await send.finish()
+        let sender: Task<Void, any Error>?
+        if upload <= UInt64(PerfPattern.chunkSize) {
+            // Small uploads fit the stream's send buffer at once: no concurrent sender needed.
+            sender = nil
+            do {
+                try await sendPattern(send, prefix: header, count: upload, finish: true)
+            } catch {
+                throw .stream(error)
+            }
+        } else {
+            sender = Task { try await sendPattern(send, prefix: header, count: upload, finish: true) }
         }
         var checker = PatternChecker()
         do {
@@ -174,11 +182,11 @@ struct PerfClient {
                 checker.feed(chunk)
             }
         } catch {
-            sender.cancel()
+            sender?.cancel()
             throw .stream(error)
         }
         do {
-            try await sender.value
+            try await sender?.value
         } catch let error as StreamError {
             throw .stream(error)
         } catch {
@@ -190,21 +198,19 @@ struct PerfClient {
     }
 
     /// Writes `prefix` then `count` pattern bytes, reusing the shared chunk so large sends do not copy.
-    static func sendPattern(_ send: SendStream, prefix: [UInt8], count: UInt64) async throws(StreamError) {
+    /// With `finish`, the last write also sends FIN (one event-loop hop fewer per request).
+    static func sendPattern(_ send: SendStream, prefix: [UInt8], count: UInt64, finish: Bool) async throws(StreamError) {
         let first = Int(min(count, UInt64(PerfPattern.chunkSize)))
-        if !prefix.isEmpty || first > 0 {
-            try await send.write(PerfPattern.firstChunk(prefix: prefix, count: first))
+        var remaining = count - UInt64(first)
+        if !prefix.isEmpty || first > 0 || finish {
+            try await send.write(PerfPattern.firstChunk(prefix: prefix, count: first), finish: finish && remaining == 0)
         }
         // `first` is all of it or a whole chunk (a multiple of the period), so the phase stays 0.
-        var remaining = count - UInt64(first)
         while remaining > 0 {
             let length = Int(min(remaining, UInt64(PerfPattern.chunkSize)))
-            if length == PerfPattern.chunkSize {
-                try await send.write(PerfPattern.chunk)
-            } else {
-                try await send.write(Array(PerfPattern.chunk[0..<length]))
-            }
             remaining -= UInt64(length)
+            let bytes = length == PerfPattern.chunkSize ? PerfPattern.chunk : Array(PerfPattern.chunk[0..<length])
+            try await send.write(bytes, finish: finish && remaining == 0)
         }
     }
 }

@@ -78,8 +78,7 @@ struct PerfServer {
             send.reset(code: 1)
             return
         }
-        try await PerfClient.sendPattern(send, prefix: [], count: requested)
-        try await send.finish()
+        try await PerfClient.sendPattern(send, prefix: [], count: requested, finish: true)
     }
 
     /// `echo/1`: send every byte back, then FIN.
