@@ -81,6 +81,43 @@ final class EndToEndTests: XCTestCase {
         }
     }
 
+    func testPeerResetCodeReachesTheReader() async throws {
+        let server = try await TestServer()
+        let client = try await Endpoint.bind(host: "127.0.0.1", identity: .generate(), alpns: [])
+        try await closing([client], servers: [server]) {
+            try await withTimeout(20) {
+                let connection = try await client.connect(to: server.endpoint.address, alpn: "perf")
+                let (send, receive) = try await connection.openBidirectionalStream()
+                // A wrong upload byte makes the perf server reset its side with code 1 (perf-protocol.md).
+                let header = withUnsafeBytes(of: UInt64(100).bigEndian) { Array($0) }
+                try await send.write(header + [0, 1, 2, 99], finish: true)
+                do throws(StreamError) {
+                    while try await receive.read() != nil {}
+                    XCTFail("the server must reset the stream")
+                } catch {
+                    XCTAssertEqual(error, .reset(errorCode: 1))
+                }
+            }
+        }
+    }
+
+    func testDatagramsBothWays() async throws {
+        let server = try await TestServer()
+        let client = try await Endpoint.bind(host: "127.0.0.1", identity: .generate(), alpns: [])
+        try await closing([client], servers: [server]) {
+            try await withTimeout(20) {
+                let connection = try await client.connect(to: server.endpoint.address, alpn: "perf")
+                guard let accepted = await server.nextAccepted() else { return XCTFail("no accepted connection") }
+                try await connection.sendDatagram(Array("ping".utf8))
+                let ping = try await accepted.receiveDatagram()
+                XCTAssertEqual(ping, Array("ping".utf8))
+                try await accepted.sendDatagram(Array("pong".utf8))
+                let pong = try await connection.receiveDatagram()
+                XCTAssertEqual(pong, Array("pong".utf8))
+            }
+        }
+    }
+
     func testBulkDownloadCheckedByteForByte() async throws {
         try await runPerf(download: Self.bulkBytes, upload: 0)
     }
@@ -116,7 +153,11 @@ final class EndToEndTests: XCTestCase {
         let connection: Connection
         do {
             connection = try await withTimeout(20) {
-                try await client.connect(to: server.endpoint.address, alpn: "perf")
+                let connection = try await client.connect(to: server.endpoint.address, alpn: "perf")
+                // One request confirms the handshake (RFC 9001 §4.1.2), so the close travels as an application
+                // CONNECTION_CLOSE rather than the pre-confirmation transport form (RFC 9000 §10.2.3).
+                try await Self.request(connection, download: 10, upload: 10)
+                return connection
             }
         } catch {
             await client.close()
