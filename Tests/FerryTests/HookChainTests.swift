@@ -182,15 +182,15 @@ final class HookChainTests: XCTestCase {
         let log = CallLog()
         let chain = HookChain(
             [RecordingHook(name: "a", log: log), StuckHook(gate: gate), RecordingHook(name: "c", log: log)],
-            deadline: .milliseconds(100)
+            deadline: .milliseconds(250)
         )
         let after = await chain.runAfterHandshake(HookFixtures.connection())
-        XCTAssertEqual(after.outcome, .reject(code: 1, reason: "hook 2 (StuckHook) timed out after 100ms"))
-        XCTAssertEqual(after.failure, .timedOut(after: .milliseconds(100)))
+        XCTAssertEqual(after.outcome, .reject(code: 1, reason: "hook 2 (StuckHook) timed out after 250ms"))
+        XCTAssertEqual(after.failure, .timedOut(after: .milliseconds(250)))
         XCTAssertEqual(after.decidedBy, HookIdentity(position: 2, typeName: "StuckHook"))
         let connect = await chain.runBeforeConnect(remote: HookFixtures.address, alpn: "x")
         XCTAssertEqual(connect.outcome, .reject)
-        XCTAssertEqual(connect.reason, "hook 2 (StuckHook) timed out after 100ms")
+        XCTAssertEqual(connect.reason, "hook 2 (StuckHook) timed out after 250ms")
         let entries = await log.entries
         XCTAssertEqual(entries, ["a.afterHandshake", "a.beforeConnect"], "hooks after a timed-out hook never run")
     }

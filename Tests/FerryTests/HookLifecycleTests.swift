@@ -59,7 +59,7 @@ final class HookLifecycleTests: XCTestCase {
         let gate = Gate()
         defer { gate.open() }
         let (logger, store) = CapturingLogHandler.makeLogger()
-        var hooks = LifecycleHooks(shutdownDeadline: .milliseconds(150))
+        var hooks = LifecycleHooks(shutdownDeadline: .milliseconds(500))
         hooks.onShutdown("quick") {}
         hooks.onShutdown("stuck") { await gate.wait() }
         hooks.onShutdown("broken") { throw StartFailure() }
