@@ -14,6 +14,8 @@ final class ControlServer: Sendable {
     private let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
     private let handler: Handler
     private let logger: Logger
+    /// Open client connections, closed by `close()` so `run()` can finish while a client idles.
+    private let clients = Locked([ObjectIdentifier: any Channel]())
 
     private init(path: String, server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, handler: @escaping Handler, logger: Logger) {
         self.path = path
@@ -50,10 +52,18 @@ final class ControlServer: Sendable {
     /// Stops accepting and removes the socket file.
     func close() {
         server.channel.close(promise: nil)
+        let open = clients.withLock { clients in
+            defer { clients.removeAll() }
+            return Array(clients.values)
+        }
+        for channel in open { channel.close(promise: nil) }
         unlink(path)
     }
 
     private func serve(_ client: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        let key = ObjectIdentifier(client.channel)
+        clients.withLock { $0[key] = client.channel }
+        defer { clients.withLock { _ = $0.removeValue(forKey: key) } }
         guard await Self.peerIsAllowed(client.channel) else {
             logger.warning("control connection from another user refused")
             try? await client.channel.close()
