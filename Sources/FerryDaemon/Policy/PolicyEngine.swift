@@ -130,7 +130,8 @@ extension PolicyEngine {
         let snapshot = self.snapshot
         for hook in snapshot.hooks {
             do {
-                if hook.context.services == nil {
+                // Pre-handshake checks are about who connects to us; dialed connections skip them.
+                if subject.side == .server, hook.context.services == nil {
                     let early = try await hook.checkIncoming(info)
                     if case .reject(let reason) = early {
                         hook.context.recorder.record(hook: hook.context, stage: .incoming, verdict: early, peer: "\(info.remoteAddress)")

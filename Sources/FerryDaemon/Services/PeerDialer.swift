@@ -30,10 +30,16 @@ actor PeerDialer {
         if wait > .zero { try await Task.sleep(for: wait) }
         guard let endpoint = daemon.dialingEndpoint else { throw ConnectionError.endpointClosed }
         let alpn = DaemonConfig.ServiceSettings.alpn(for: service)
+        if !daemon.runtimeRunsHooks, await daemon.engine.beforeConnect(remote: peer, alpn: alpn) == .reject {
+            throw TunnelError.rejectedByPolicy(peer: peer.id, service: service)
+        }
         let started = ContinuousClock.now
         do {
             let dialed = try await endpoint.connect(to: peer, alpn: alpn)
             daemon.metrics.recordHandshake(duration: .now - started)
+            guard await daemon.admit(dialed) else {
+                throw TunnelError.rejectedByPolicy(peer: peer.id, service: service)
+            }
             backoff = .milliseconds(250)
             connection = dialed
             registryNumber = daemon.registry.register(dialed, service: service)
@@ -66,5 +72,17 @@ actor PeerDialer {
     func close() {
         connection?.close(code: 0, reason: "shutting down")
         dropConnection()
+    }
+}
+
+/// Why a tunnel could not reach its peer.
+enum TunnelError: Error, CustomStringConvertible {
+    /// The local hook chain refused the dial or the authenticated connection.
+    case rejectedByPolicy(peer: EndpointID, service: String)
+
+    var description: String {
+        switch self {
+        case .rejectedByPolicy(let peer, let service): "policy refused the tunnel to \(peer.shortDescription)/\(service)"
+        }
     }
 }
