@@ -163,7 +163,14 @@ extension TransportConnection {
     }
 
     /// Sets the pacer's rate from the congestion controller (RFC 9002 §7.7).
+    ///
+    /// The burst is about 2 ms worth of the window (10…256 datagrams, as quinn does), so a runtime whose timers
+    /// fire with sub-millisecond jitter is not held below the window by one wake-up per ten packets.
     func updatePacing() {
-        pacer.update(congestionController: recovery.congestionController)
+        let controller = recovery.congestionController
+        let smoothed = max(recovery.rtt.smoothedRTT.nanosecondsClamped, 1)
+        let burstBytes = UInt64(controller.congestionWindow) * 2_000_000 / smoothed
+        let burstPackets = Int(clamping: burstBytes / UInt64(max(controller.maxDatagramSize, 1)))
+        pacer.update(congestionController: controller, burstPackets: min(max(burstPackets, 10), 256))
     }
 }
