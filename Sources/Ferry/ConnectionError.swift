@@ -26,6 +26,7 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
         return false
     }
 
+    /// A one-line explanation for logs and command-line tools.
     public var description: String {
         switch self {
         case .closed(let reason): "connection closed: \(reason)"
@@ -60,6 +61,7 @@ public enum StreamError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The waiting task was cancelled.
     case cancelled
 
+    /// A one-line explanation for logs and command-line tools.
     public var description: String {
         switch self {
         case .reset(let code): "stream reset by peer (code \(code))"

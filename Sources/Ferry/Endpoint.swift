@@ -211,10 +211,12 @@ public final class Endpoint: Sendable {
 
 /// The incoming connections of an endpoint, as an async sequence that ends when the endpoint closes.
 public struct IncomingConnections: AsyncSequence, Sendable {
+    /// Each element is a connection whose handshake completed.
     public typealias Element = Connection
 
     let endpoint: Endpoint
 
+    /// Starts iterating; every iterator pulls from the same endpoint-wide queue.
     public func makeAsyncIterator() -> Iterator {
         Iterator(endpoint: endpoint)
     }
@@ -223,6 +225,7 @@ public struct IncomingConnections: AsyncSequence, Sendable {
     public struct Iterator: AsyncIteratorProtocol {
         let endpoint: Endpoint
 
+        /// The next accepted connection, or nil once the endpoint has closed.
         public mutating func next() async -> Connection? {
             (try? await endpoint.accept()) ?? nil
         }
@@ -238,6 +241,7 @@ public enum EndpointError: Error, Sendable, Equatable, CustomStringConvertible {
     /// OpenSSL rejected the TLS configuration (for example an empty cipher suite list or a bad ALPN).
     case tlsSetupFailed(HandshakeError)
 
+    /// A one-line explanation for logs and command-line tools.
     public var description: String {
         switch self {
         case .invalidBindAddress(let host, let port): "invalid bind address \(host):\(port)"

@@ -127,6 +127,7 @@ public enum EndpointAddressError: Error, Sendable, Hashable, CustomStringConvert
     /// The port is not a number in 0…65535.
     case invalidPort(String)
 
+    /// A one-line explanation for logs and command-line tools.
     public var description: String {
         switch self {
         case .missingSeparator: "expected ID@host:port"
