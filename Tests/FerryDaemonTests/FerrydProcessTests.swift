@@ -6,8 +6,9 @@ import XCTest
 
 /// Two real `ferryd` processes: a TCP echo through a tunnel, allowlist rejection, SIGHUP reload, SIGTERM.
 ///
-/// Needs the `ferryd` executable next to the test bundle (`swift test` builds it; with a test-product-only
-/// build run `swift build --product ferryd` with the same scratch path first). Readiness and reloads are
+/// Needs the `ferryd` and `ferry` executables next to the test bundle (`swift test` builds them; with a
+/// test-product-only build run `swift build --product ferryd` and `--product ferry` with the same scratch path
+/// first). Readiness and reloads are
 /// observed through each process's NOTIFY_SOCKET, as systemd would.
 final class FerrydProcessTests: XCTestCase {
     enum LaunchError: Error {
@@ -36,6 +37,20 @@ final class FerrydProcessTests: XCTestCase {
             directory = executable.deletingLastPathComponent()
         }
         return directory.appendingPathComponent("ferryd").path
+    }
+
+    /// Runs the `ferry` CLI (built beside ferryd) and returns its exit status and stdout.
+    func runFerry(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: (ferrydPath as NSString).deletingLastPathComponent + "/ferry")
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     func launch(_ directory: TemporaryDirectory, config name: String) throws -> RunningDaemon {
@@ -112,6 +127,13 @@ final class FerrydProcessTests: XCTestCase {
             let listen = try XCTUnwrap(status.tunnels.first?.split(separator: " ").first)
             return try XCTUnwrap(Int(try XCTUnwrap(listen.split(separator: ":").last)))
         }
+
+        // The ferry CLI against the same control socket.
+        let cliStatus = try runFerry(["status", "--json", "--socket", directory.path + "/a.sock"])
+        XCTAssertEqual(cliStatus.status, 0)
+        XCTAssertTrue(cliStatus.output.hasPrefix(#"{"ok":true,"result":{"config_file":"#), cliStatus.output)
+        let cliCheck = try runFerry(["check-config", "--socket", directory.path + "/a.sock", "--path", directory.path + "/missing.toml"])
+        XCTAssertEqual(cliCheck.status, 1)
 
         // TCP echo through the tunnel, ending with a half-close.
         let payload = Array("ping over two ferryd processes".utf8)
