@@ -271,7 +271,7 @@ public final class Daemon: Sendable {
             lifecycle.onShutdown("endpoint-\(index + 1)") { await router.shutdown() }
         }
         for dialer in dialers {
-            lifecycle.onShutdown("tunnel-\(await dialer.peer.id.shortDescription)") { await dialer.close() }
+            lifecycle.onShutdown("tunnel-\(dialer.peer.id.shortDescription)") { await dialer.close() }
         }
         for plugin in plugins {
             lifecycle.onShutdown("plugin-\(plugin.name)") { plugin.stop() }

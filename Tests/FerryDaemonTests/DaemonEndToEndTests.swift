@@ -207,3 +207,60 @@ final class DaemonResetPropagationTests: XCTestCase {
         await serving.value
     }
 }
+
+final class DaemonConnectionLimitTests: XCTestCase {
+    func testMaxConnectionsPerEndpointRefusesTheSecondConnection() async throws {
+        let directory = TemporaryDirectory()
+        var logger = Logger(label: "limit")
+        logger.logLevel = .critical
+        let serverPath = directory.write("a.toml", """
+            [endpoint]
+            key_file = "a.key"
+            listen = ["127.0.0.1:0"]
+            [control]
+            enabled = false
+            [[services]]
+            name = "one"
+            type = "echo"
+            [[services]]
+            name = "two"
+            type = "echo"
+            [[hooks]]
+            type = "max-connections"
+            per_endpoint = 1
+            """)
+        let server = try await Daemon.start(config: try DaemonConfig.load(path: serverPath), logger: logger, notifier: SystemdNotifier(environment: [:]))
+        let peer = "\(server.endpointID.hex)@\(server.localAddresses[0])"
+        let clientPath = directory.write("b.toml", """
+            [endpoint]
+            key_file = "b.key"
+            listen = ["127.0.0.1:0"]
+            [control]
+            enabled = false
+            [[tunnels]]
+            listen = "127.0.0.1:0"
+            peer = "\(peer)"
+            service = "one"
+            [[tunnels]]
+            listen = "127.0.0.1:0"
+            peer = "\(peer)"
+            service = "two"
+            """)
+        let client = try await Daemon.start(config: try DaemonConfig.load(path: clientPath), logger: logger, notifier: SystemdNotifier(environment: [:]))
+        let serving = Task { await client.serve() }
+        let payload = Array("one connection per peer".utf8)
+        let first = try TCPTestClient(port: client.tunnelPorts[0])
+        first.write(payload)
+        XCTAssertEqual(first.read(count: payload.count), payload)
+        // The first QUIC connection is still open (its stream is), so a second one from the same id is refused.
+        let second = try TCPTestClient(port: client.tunnelPorts[1])
+        second.write(payload)
+        XCTAssertEqual(second.readToEnd().bytes, [])
+        XCTAssertEqual(server.registry.count, 1)
+        first.shutdownWrite()
+        XCTAssertEqual(first.readToEnd().bytes, [])
+        await client.shutdown()
+        await server.shutdown()
+        await serving.value
+    }
+}
