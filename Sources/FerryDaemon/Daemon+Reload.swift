@@ -68,13 +68,23 @@ extension Daemon {
         if old.tunnels != newConfig.tunnels { needsRestart.append("tunnels") }
         if old.control != newConfig.control { needsRestart.append("control") }
         if old.metrics != newConfig.metrics { needsRestart.append("metrics") }
-        if old.logging != newConfig.logging { needsRestart.append("logging") }
+        if old.logging.format != newConfig.logging.format { needsRestart.append("logging.format") }
+        var appliedLevel = old.logging.level
+        if old.logging.level != newConfig.logging.level {
+            if let control = context.logLevelControl {
+                control.level = newConfig.logging.level
+                appliedLevel = newConfig.logging.level
+            } else {
+                needsRestart.append("logging.level")
+            }
+        }
         // Keep the sockets, services and tunnels actually running; take the policy settings.
         var running = old
         running.hooks = newConfig.hooks
         running.endpoint.hookTimeout = newConfig.endpoint.hookTimeout
         running.endpoint.reevaluateOnReload = newConfig.endpoint.reevaluateOnReload
         running.endpoint.shutdownTimeout = newConfig.endpoint.shutdownTimeout
+        running.logging.level = appliedLevel
         state.withLock {
             $0.config = running
             $0.plugins = kept

@@ -59,8 +59,15 @@ public final class Daemon: Sendable {
     public var metricsPort: Int? { state.withLock { $0.metricsServer?.port } }
 
     /// A logger writing `format` lines to stderr at `level`.
-    public static func makeLogger(_ settings: DaemonConfig.LoggingSettings, label: String = "ferryd") -> Logger {
-        Logger(label: label) { label in DaemonLogHandler(label: label, format: settings.format, level: settings.level) }
+    /// With `levelControl`, a reload that changes `[logging] level` takes effect at once.
+    public static func makeLogger(
+        _ settings: DaemonConfig.LoggingSettings,
+        label: String = "ferryd",
+        levelControl: LogLevelControl? = nil
+    ) -> Logger {
+        Logger(label: label) { label in
+            DaemonLogHandler(label: label, format: settings.format, level: settings.level, levelControl: levelControl)
+        }
     }
 
     // MARK: Start
@@ -69,10 +76,13 @@ public final class Daemon: Sendable {
     public static func start(
         config: DaemonConfig,
         logger: Logger? = nil,
+        logLevelControl: LogLevelControl? = nil,
         notifier: SystemdNotifier = SystemdNotifier(),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> Daemon {
-        let logger = logger ?? makeLogger(config.logging)
+        var logLevelControl = logLevelControl
+        if logger == nil, logLevelControl == nil { logLevelControl = LogLevelControl(config.logging.level) }
+        let logger = logger ?? makeLogger(config.logging, levelControl: logLevelControl)
         let identity = try loadOrCreateIdentity(config.endpoint.keyFile, logger: logger)
         let metrics = DaemonMetrics()
         let registry = ConnectionRegistry()
@@ -90,7 +100,8 @@ public final class Daemon: Sendable {
             registry: registry,
             engine: engine,
             eventLoopGroup: eventLoopGroup,
-            runtimeRunsHooks: false
+            runtimeRunsHooks: false,
+            logLevelControl: logLevelControl
         )
         let daemon = Daemon(context: context, notifier: notifier, endpointID: identity.id, config: config)
         for client in plugins.values {

@@ -35,10 +35,11 @@ public enum DaemonCommandLine {
             FileHandle.standardError.write(Data("ferryd: \(error)\n".utf8))
             return 1
         }
-        let logger = Daemon.makeLogger(config.logging)
+        let levelControl = LogLevelControl(config.logging.level)
+        let logger = Daemon.makeLogger(config.logging, levelControl: levelControl)
         let daemon: Daemon
         do {
-            daemon = try await Daemon.start(config: config, logger: logger)
+            daemon = try await Daemon.start(config: config, logger: logger, logLevelControl: levelControl)
         } catch {
             logger.critical("ferryd failed to start", metadata: ["error": "\(error)"])
             return 1

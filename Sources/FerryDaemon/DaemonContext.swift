@@ -14,15 +14,18 @@ final class DaemonContext: Sendable {
     /// Whether the runtime runs the hook chain itself (`EndpointConfiguration.hooks`); when not, the daemon
     /// applies the policy to each accepted connection before serving it.
     let runtimeRunsHooks: Bool
+    /// The shared log level, when the daemon owns its logger (reload can change it).
+    let logLevelControl: LogLevelControl?
     private let endpointsBox = Locked([Endpoint]())
 
-    init(logger: Logger, metrics: DaemonMetrics, registry: ConnectionRegistry, engine: PolicyEngine, eventLoopGroup: any EventLoopGroup, runtimeRunsHooks: Bool) {
+    init(logger: Logger, metrics: DaemonMetrics, registry: ConnectionRegistry, engine: PolicyEngine, eventLoopGroup: any EventLoopGroup, runtimeRunsHooks: Bool, logLevelControl: LogLevelControl?) {
         self.logger = logger
         self.metrics = metrics
         self.registry = registry
         self.engine = engine
         self.eventLoopGroup = eventLoopGroup
         self.runtimeRunsHooks = runtimeRunsHooks
+        self.logLevelControl = logLevelControl
     }
 
     /// The bound endpoints, one per `listen` address.

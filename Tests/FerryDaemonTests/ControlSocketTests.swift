@@ -47,6 +47,25 @@ final class ControlSocketTests: XCTestCase {
         await daemon.shutdown()
         await serving.value
     }
+
+    func testReloadAppliesLogLevelAndListsRestartOnlyChanges() async throws {
+        let directory = TemporaryDirectory()
+        let text = "[endpoint]\nkey_file = \"e.key\"\nlisten = [\"127.0.0.1:0\"]\n[control]\nenabled = false\n[logging]\nlevel = \"warning\"\n"
+        let path = directory.write("e.toml", text)
+        let control = LogLevelControl(.warning)
+        var logger = Daemon.makeLogger(.init(format: .logfmt, level: .warning), levelControl: control)
+        logger.logLevel = .warning
+        let daemon = try await Daemon.start(
+            config: try DaemonConfig.load(path: path), logger: logger, logLevelControl: control, notifier: SystemdNotifier(environment: [:])
+        )
+        directory.write("e.toml", text.replacingOccurrences(of: "\"warning\"", with: "\"debug\"\nformat = \"json\""))
+        let result = await daemon.reload()
+        XCTAssertTrue(result.ok, "\(result)")
+        XCTAssertEqual(control.level, .debug)
+        XCTAssertEqual(daemon.logger.logLevel, .debug)
+        XCTAssertEqual(result.needsRestart, ["logging.format"])
+        await daemon.shutdown()
+    }
 }
 
 /// A blocking Unix stream socket client for raw protocol tests.

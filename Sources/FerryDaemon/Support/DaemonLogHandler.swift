@@ -1,6 +1,22 @@
 import Foundation
 import Logging
 
+/// The daemon's log level, shared by every handler so a reload can change it at once.
+public final class LogLevelControl: Sendable {
+    private let box: Locked<Logger.Level>
+
+    /// Creates a control starting at `level`.
+    public init(_ level: Logger.Level) {
+        box = Locked(level)
+    }
+
+    /// The level in force.
+    public var level: Logger.Level {
+        get { box.current }
+        set { box.withLock { $0 = newValue } }
+    }
+}
+
 /// A swift-log handler writing one line per event to stderr, as logfmt or JSON.
 ///
 /// journald captures stderr line by line, so one event per line (with `level`, `msg` and metadata as fields)
@@ -10,8 +26,17 @@ public struct DaemonLogHandler: LogHandler {
     public let format: LogFormat
     /// The logger's label, written as `logger`.
     public let label: String
-    public var logLevel: Logger.Level
+    /// The shared level, when the daemon can change it on reload.
+    public let levelControl: LogLevelControl?
+    private var fixedLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
+
+    public var logLevel: Logger.Level {
+        get { levelControl?.level ?? fixedLevel }
+        set {
+            if let levelControl { levelControl.level = newValue } else { fixedLevel = newValue }
+        }
+    }
     private let output: @Sendable (String) -> Void
 
     /// Creates a handler; `output` defaults to stderr.
@@ -19,11 +44,13 @@ public struct DaemonLogHandler: LogHandler {
         label: String,
         format: LogFormat,
         level: Logger.Level,
+        levelControl: LogLevelControl? = nil,
         output: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }
     ) {
         self.label = label
         self.format = format
-        self.logLevel = level
+        self.fixedLevel = level
+        self.levelControl = levelControl
         self.output = output
     }
 
