@@ -2,6 +2,12 @@ import FerryTransport
 import Logging
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The event-loop half of an `Endpoint`: owns the `TransportEndpoint` and moves bytes between it and the socket.
 ///
 /// It is the UDP channel's only handler, so it runs on the channel's event loop and needs no locks: the
@@ -11,13 +17,17 @@ import NIOCore
 /// - Receive: NIO reads a batch with `recvmmsg`; each datagram goes to `handle(datagram:from:now:)`, and after
 ///   the batch (`channelReadComplete`) the driver drains events once and flushes transmits once.
 /// - Send: `pollTransmit` writes straight into one ByteBuffer per batch (no per-datagram allocation); the
-///   datagrams are written as slices of it and flushed together. When the channel stops being writable the
-///   driver stops polling and resumes on `channelWritabilityChanged`.
+///   datagrams are written as slices of it and flushed together. With UDP GSO (Linux, `UDP_SEGMENT`) the
+///   transport hands back runs of equal-size datagrams to one peer, and each run goes out as one envelope with
+///   `Metadata.segmentSize`, so the kernel splits it: one `sendmmsg` entry per run instead of per datagram.
+///   Without GSO (other platforms, old kernels, `FERRY_DISABLE_GSO=1`, or after a GSO write fails) every
+///   datagram is its own envelope. When the channel stops being writable the driver stops polling and resumes
+///   on `channelWritabilityChanged`.
 /// - Timers: one scheduled callback for `nextTimeout()`. It is only moved when the deadline gets earlier; a
 ///   callback that fires early finds nothing due and re-arms, which is cheaper than rescheduling on every ACK.
 ///
-/// TODO(perf): GSO (`Transmit.segmentSize`, `ChannelOptions.datagramSegmentSize`) and GRO
-/// (`ChannelOptions.datagramReceiveOffload`) would cut syscalls per datagram further; ECN is not yet reported.
+/// TODO(perf): GRO (`ChannelOptions.datagramReceiveOffload`) would cut receive-side per-datagram costs; ECN is not
+/// yet reported.
 final class EndpointDriver: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
@@ -39,8 +49,13 @@ final class EndpointDriver: ChannelInboundHandler {
 
     // Send path.
     var isWritable = true
-    /// Where (offset, size, destination, ECN) each datagram of the current batch sits in the batch buffer.
-    var batchTransmits: [(offset: Int, size: Int, destination: SocketAddress, ecn: UInt8)] = []
+    /// Where (offset, size, destination, ECN, GSO segment size) each transmit of the current batch sits in the
+    /// batch buffer; a transmit with a segment size is a run of datagrams sent as one GSO envelope.
+    var batchTransmits: [(offset: Int, size: Int, destination: SocketAddress, ecn: UInt8, segmentSize: Int?)] = []
+    /// Datagrams per GSO run asked of the transport; 1 means GSO is off and every datagram is its own envelope.
+    var gsoMaxSegments: Int
+    /// Whether the next GSO write carries a promise, so a kernel that refuses `UDP_SEGMENT` turns GSO off.
+    var isGSOUnconfirmed = true
     let sendBufferCapacity: Int
     /// The batch buffer `pollTransmit` writes into, recycled across batches.
     var sendBuffer: ByteBuffer?
@@ -92,6 +107,21 @@ final class EndpointDriver: ChannelInboundHandler {
         self.sendBufferCapacity = batch * max(configuration.transport.maxUDPPayloadSize, 1500)
             + Self.transmitBufferMinimum
         batchTransmits.reserveCapacity(batch)
+        self.gsoMaxSegments = Self.gsoSegmentLimit(maxUDPPayloadSize: configuration.transport.maxUDPPayloadSize)
+    }
+
+    /// The most datagrams one GSO run may hold, or 1 when GSO is unavailable or disabled.
+    ///
+    /// Bounded by the kernel (`UDP_MAX_SEGMENTS`, 64 on Linux), by one IP packet (a run is a single ~64 KiB UDP
+    /// send before segmentation), and by 32: longer runs save few more syscalls but make bursts burstier.
+    static func gsoSegmentLimit(maxUDPPayloadSize: Int) -> Int {
+        guard System.supportsUDPSegmentationOffload else { return 1 }
+        if let value = getenv("FERRY_DISABLE_GSO"), value.pointee != 0, String(cString: value) != "0" {
+            return 1
+        }
+        let kernelLimit = System.udpMaxSegments ?? 64
+        let sizeLimit = 65_000 / max(maxUDPPayloadSize, 1200)
+        return max(1, min(32, kernelLimit, sizeLimit))
     }
 
     /// A Sendable reference to this driver for closures that hop onto its loop.
@@ -193,7 +223,8 @@ final class EndpointDriver: ChannelInboundHandler {
 
     /// Polls up to one batch of datagrams into a fresh buffer and writes them with one flush.
     ///
-    /// Returns true if the batch filled up, so more output may be waiting (the caller yields to reads first).
+    /// A batch holds at most `sendBatchSize` datagrams, counting every segment of a GSO run. Returns true if the
+    /// batch filled up, so more output may be waiting (the caller yields to reads first).
     private func flushTransmits(now: Instant) -> Bool {
         guard let context, isWritable, state != .closed else { return false }
         let batchLimit = max(1, configuration.sendBatchSize)
@@ -203,41 +234,75 @@ final class EndpointDriver: ChannelInboundHandler {
         sendBuffer = nil
         buffer.clear()
         batchTransmits.removeAll(keepingCapacity: true)
+        var datagrams = 0
         // All datagrams are written into `buffer` before any slice of it exists, so the writes never trigger a
         // copy-on-write of the shared storage.
-        while batchTransmits.count < batchLimit, buffer.writableBytes >= Self.transmitBufferMinimum {
+        while datagrams < batchLimit, buffer.writableBytes >= Self.transmitBufferMinimum {
             let offset = buffer.writerIndex
+            let maxSegments = min(gsoMaxSegments, batchLimit - datagrams)
             var transmit: Transmit?
             buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: Self.transmitBufferMinimum) { pointer in
-                transmit = transport.pollTransmit(now: now, into: pointer)
+                transmit = transport.pollTransmit(now: now, into: pointer, maxSegments: maxSegments)
                 return transmit?.size ?? 0
             }
             guard let transmit else { break }
+            let segmentSize = transmit.segmentSize.flatMap { $0 > 0 && $0 < transmit.size ? $0 : nil }
+            datagrams += segmentSize.map { (transmit.size + $0 - 1) / $0 } ?? 1
             guard let destination = addressCache.socketAddress(for: transmit.destination) else {
                 logger.debug("dropping datagram to unreachable address", metadata: ["to": "\(transmit.destination)"])
                 continue
             }
-            batchTransmits.append((offset, transmit.size, destination, transmit.ecn))
+            batchTransmits.append((offset, transmit.size, destination, transmit.ecn, segmentSize))
         }
         defer { sendBuffer = buffer }
         guard !batchTransmits.isEmpty else { return false }
         for item in batchTransmits {
             guard let slice = buffer.getSlice(at: item.offset, length: item.size) else { continue }
-            let metadata: AddressedEnvelope<ByteBuffer>.Metadata?
+            let ecnState: NIOExplicitCongestionNotificationState
             switch item.ecn & 0b11 {
-            case 0b10: metadata = .init(ecnState: .transportCapableFlag0)
-            case 0b01: metadata = .init(ecnState: .transportCapableFlag1)
-            case 0b11: metadata = .init(ecnState: .congestionExperienced)
-            default: metadata = nil
+            case 0b10: ecnState = .transportCapableFlag0
+            case 0b01: ecnState = .transportCapableFlag1
+            case 0b11: ecnState = .congestionExperienced
+            default: ecnState = .transportNotCapable
             }
-            let envelope = AddressedEnvelope(remoteAddress: item.destination, data: slice, metadata: metadata)
-            context.write(wrapOutboundOut(envelope), promise: nil)
+            if let segmentSize = item.segmentSize {
+                let metadata = AddressedEnvelope<ByteBuffer>.Metadata(
+                    ecnState: ecnState, packetInfo: nil, segmentSize: segmentSize)
+                let envelope = AddressedEnvelope(remoteAddress: item.destination, data: slice, metadata: metadata)
+                context.write(wrapOutboundOut(envelope), promise: isGSOUnconfirmed ? makeGSOProbe() : nil)
+            } else {
+                let metadata: AddressedEnvelope<ByteBuffer>.Metadata? =
+                    item.ecn & 0b11 == 0 ? nil : .init(ecnState: ecnState)
+                let envelope = AddressedEnvelope(remoteAddress: item.destination, data: slice, metadata: metadata)
+                context.write(wrapOutboundOut(envelope), promise: nil)
+            }
         }
-        let filled = batchTransmits.count >= batchLimit || buffer.writableBytes < Self.transmitBufferMinimum
+        let filled = datagrams >= batchLimit || buffer.writableBytes < Self.transmitBufferMinimum
         batchTransmits.removeAll(keepingCapacity: true)
         context.flush()
         isWritable = context.channel.isWritable
         return filled && isWritable
+    }
+
+    /// A promise for the first GSO write: success confirms the kernel takes `UDP_SEGMENT`; failure turns GSO off
+    /// for good (the lost datagrams are recovered by QUIC loss detection, RFC 9002 §6).
+    private func makeGSOProbe() -> EventLoopPromise<Void> {
+        let promise = eventLoop.makePromise(of: Void.self)
+        let bound = loopBound
+        promise.futureResult.whenComplete { result in
+            let driver = bound.value
+            switch result {
+            case .success:
+                driver.isGSOUnconfirmed = false
+            case .failure(let error):
+                if driver.gsoMaxSegments > 1 {
+                    driver.logger.notice("UDP GSO write failed; sending one datagram per write", metadata: ["error": "\(error)"])
+                }
+                driver.gsoMaxSegments = 1
+                driver.isGSOUnconfirmed = false
+            }
+        }
+        return promise
     }
 
     /// Makes sure a callback fires no later than the transport's next deadline.
