@@ -19,6 +19,9 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
     case concurrentOperation
     /// The waiting task was cancelled.
     case cancelled
+    /// A local hook refused the connection (`EndpointHooks`): before any packet was sent (`beforeConnect`), or
+    /// after the handshake (`afterHandshake`, in which case the peer received the hook's code and reason).
+    case locallyRejected(HookRejection)
 
     /// Whether the handshake failed in TLS, for example because the peer could not prove the dialed id.
     public var isTLSFailure: Bool {
@@ -36,6 +39,7 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
         case .notAccepting: "endpoint does not accept connections"
         case .concurrentOperation: "another task is waiting on the same operation"
         case .cancelled: "cancelled"
+        case .locallyRejected(let rejection): "rejected by \(rejection)"
         }
     }
 }

@@ -51,6 +51,8 @@ final class ConnectionRuntime {
     var isPublished = false
     /// Whether the public `Connection` has been deinitialised.
     var isReleased = false
+    /// Answers hook and monitor queries; created when the handshake completes (Hooks/EndpointDriver+Hooks.swift).
+    var observer: ConnectionObserver?
 
     /// Streams the peer opened that no task has accepted yet (bounded by our stream limits, RFC 9000 §4.6).
     var incomingBidirectional = CircularBuffer<StreamID>()

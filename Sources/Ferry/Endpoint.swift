@@ -17,12 +17,27 @@ public final class Endpoint: Sendable {
     public let alpns: [String]
 
     let core: EndpointCore
+    /// The installed hooks; `connect` runs their `beforeConnect` stage in the caller's task.
+    let hooks: HookChain
+    /// Runs the shutdown hooks on the first `close()`.
+    let lifecycle: LifecycleRunner
+    /// Whether `close()` already ran the shutdown hooks.
+    private let isShutdownStarted = HookLock(false)
 
-    private init(id: EndpointID, localAddress: HostPort, alpns: [String], core: EndpointCore) {
+    private init(
+        id: EndpointID,
+        localAddress: HostPort,
+        alpns: [String],
+        core: EndpointCore,
+        hooks: HookChain,
+        lifecycle: LifecycleRunner
+    ) {
         self.id = id
         self.localAddress = localAddress
         self.alpns = alpns
         self.core = core
+        self.hooks = hooks
+        self.lifecycle = lifecycle
     }
 
     /// This endpoint's dialable address, `ID@ip:port`.
@@ -38,12 +53,18 @@ public final class Endpoint: Sendable {
     ///   - identity: the Ed25519 key pair whose public key is this endpoint's id.
     ///   - alpns: the application protocols this endpoint accepts from dialing peers; empty = dial only.
     ///   - configuration: transport limits and runtime settings.
+    ///   - hooks: policy hooks consulted before dialing, for incoming attempts and after every handshake, in
+    ///     order, each under the chain's deadline (docs/hooks.md); an array literal of hooks works here.
+    ///   - lifecycle: start hooks run in order before the socket is bound (the first error aborts `bind` with
+    ///     `.startHookFailed`); shutdown hooks run concurrently, under one deadline, on the first `close()`.
     public static func bind(
         host: String = "0.0.0.0",
         port: Int = 0,
         identity: EndpointIdentity,
         alpns: [String],
-        configuration: EndpointConfiguration = EndpointConfiguration()
+        configuration: EndpointConfiguration = EndpointConfiguration(),
+        hooks: HookChain = HookChain(),
+        lifecycle: LifecycleHooks = LifecycleHooks()
     ) async throws(EndpointError) -> Endpoint {
         let socketAddress: SocketAddress
         do {
@@ -67,6 +88,12 @@ public final class Endpoint: Sendable {
             connectionIDLength: configuration.connectionIDLength,
             acceptsIncoming: !alpns.isEmpty
         )
+        let lifecycleRunner = LifecycleRunner(hooks: lifecycle, logger: configuration.logger)
+        do {
+            try await lifecycleRunner.runStart()
+        } catch {
+            throw .startHookFailed(error)
+        }
         let group = configuration.eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
         let eventLoop = group.next()
         let socketIsIPv6 = socketAddress.protocol == .inet6
@@ -115,10 +142,23 @@ public final class Endpoint: Sendable {
             throw .bindFailed(host: host, port: port, errno: 0)
         }
         let core = EndpointCore(driver: driver, channel: channel)
-        await driver.compute { $0.core = core }
+        await driver.compute { driver in
+            driver.core = core
+            driver.hookState.chain = hooks
+            // With hooks, new attempts wait in the transport for the incoming filter (before any TLS work).
+            driver.hookState.holdsIncoming = !hooks.isEmpty && !alpns.isEmpty
+            driver.transport.holdsIncoming = driver.hookState.holdsIncoming
+        }
         let local = channel.localAddress.flatMap(SocketAddressCache.convert)?.hostPort ?? HostPort(host: host, port: 0)
         configuration.logger.debug("endpoint bound", metadata: ["id": "\(localID)", "address": "\(local)"])
-        return Endpoint(id: localID, localAddress: local, alpns: alpns, core: core)
+        return Endpoint(
+            id: localID,
+            localAddress: local,
+            alpns: alpns,
+            core: core,
+            hooks: hooks,
+            lifecycle: lifecycleRunner
+        )
     }
 
     /// Dials `address`, offering one ALPN protocol; returns once the handshake completed.
@@ -133,7 +173,20 @@ public final class Endpoint: Sendable {
     ///
     /// Candidate addresses are tried in order until one completes a handshake. A TLS failure stops the search:
     /// the id, not the address, is what failed. (Racing candidates, Happy Eyeballs style, is future work.)
+    ///
+    /// Hooks: `beforeConnect` runs for each offered ALPN before anything is sent, and any rejection fails with
+    /// `.locallyRejected`; `afterHandshake` runs before this returns, and a rejection closes the connection with
+    /// the hook's code and reason and fails with `.locallyRejected`.
     public func connect(to address: EndpointAddress, alpns: [String]) async throws(ConnectionError) -> Connection {
+        if !hooks.isEmpty {
+            for alpn in alpns {
+                let decision = await hooks.runBeforeConnect(remote: address, alpn: alpn)
+                if decision.outcome == .reject {
+                    let hook = decision.decidedBy ?? HookIdentity(position: 0, typeName: "HookChain")
+                    throw .locallyRejected(HookRejection(stage: .beforeConnect, hook: hook, failure: decision.failure))
+                }
+            }
+        }
         let candidates = resolve(address)
         guard !candidates.isEmpty else { throw .unresolvableAddress(address) }
         let alpnBytes = alpns.map { Array($0.utf8) }
@@ -150,7 +203,7 @@ public final class Endpoint: Sendable {
                 return connection
             case .failure(let error):
                 switch error {
-                case .closed(.tlsFailure), .cancelled, .endpointClosed:
+                case .closed(.tlsFailure), .cancelled, .endpointClosed, .locallyRejected:
                     throw error
                 default:
                     lastError = error
@@ -178,7 +231,16 @@ public final class Endpoint: Sendable {
 
     /// Closes gracefully: CONNECTION_CLOSE (code 0) to every peer, then waits until the transport has finished
     /// with every connection (RFC 9000 §10.2) or `closeTimeout` passes, then closes the socket.
+    ///
+    /// The first call runs the shutdown hooks first (concurrently, bounded by their deadline).
     public func close() async {
+        let runsShutdownHooks = isShutdownStarted.withLock { started in
+            defer { started = true }
+            return !started
+        }
+        if runsShutdownHooks, !lifecycle.hooks.shutdownHooks.isEmpty {
+            _ = await lifecycle.runShutdown()
+        }
         await core.driver.perform { driver, resumer in driver.close(resumer: resumer) }
     }
 
@@ -240,6 +302,8 @@ public enum EndpointError: Error, Sendable, Equatable, CustomStringConvertible {
     case bindFailed(host: String, port: Int, errno: Int32)
     /// OpenSSL rejected the TLS configuration (for example an empty cipher suite list or a bad ALPN).
     case tlsSetupFailed(HandshakeError)
+    /// A start hook threw, so the endpoint was not started (`LifecycleHooks.onStart`).
+    case startHookFailed(StartHookError)
 
     /// A one-line explanation for logs and command-line tools.
     public var description: String {
@@ -247,6 +311,7 @@ public enum EndpointError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidBindAddress(let host, let port): "invalid bind address \(host):\(port)"
         case .bindFailed(let host, let port, let errno): "cannot bind \(host):\(port) (errno \(errno))"
         case .tlsSetupFailed(let error): "TLS setup failed: \(error.reason)"
+        case .startHookFailed(let error): "\(error)"
         }
     }
 }

@@ -84,6 +84,18 @@ extension EndpointDriver {
             "connection established",
             metadata: ["peer": "\(peer.shortDescription)", "alpn": "\(alpn)", "side": "\(runtime.side)"]
         )
+        let observer = makeObserver(for: runtime, transportConnection: transportConnection)
+        if hooksGateConnections {
+            // Held back until the hook chain accepts it (Hooks/EndpointDriver+Hooks.swift).
+            runHooks(for: connection, runtime: runtime, observer: observer)
+        } else {
+            deliverEstablished(connection, runtime: runtime)
+        }
+    }
+
+    /// Hands an established (and, with hooks, accepted) connection to `connect` or the incoming queue.
+    func deliverEstablished(_ connection: Connection, runtime: ConnectionRuntime) {
+        let peer = connection.remoteID
         switch runtime.side {
         case .client:
             if let waiter = runtime.connectWaiter {
@@ -99,7 +111,8 @@ extension EndpointDriver {
                 incomingQueue.append(connection)
             } else {
                 logger.debug("incoming queue full, refusing connection", metadata: ["peer": "\(peer.shortDescription)"])
-                transportConnection.close(errorCode: 0x2, reason: "server busy", now: LoopClock.now())
+                transport.connection(runtime.handle)?.close(errorCode: 0x2, reason: "server busy", now: LoopClock.now())
+                scheduleDrive()
             }
         }
     }
@@ -145,6 +158,7 @@ extension EndpointDriver {
         if case .closed = runtime.phase { return }
         logger.debug("connection closed", metadata: ["handle": "\(runtime.handle)", "reason": "\(reason)"])
         runtime.phase = .closed(reason)
+        finishPathEvents(runtime)
         runtime.failAllWaiters(.closed(reason))
         runtime.resumeClosedWaiters(reason)
         if !runtime.isPublished || runtime.isReleased {

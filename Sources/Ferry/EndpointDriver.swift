@@ -79,6 +79,8 @@ final class EndpointDriver: ChannelInboundHandler {
     var connections: [ConnectionHandle: ConnectionRuntime] = [:]
     var incomingQueue = CircularBuffer<Connection>()
     var incomingWaiters = CircularBuffer<Waiter<Result<Connection?, ConnectionError>>>()
+    /// The hook chain and its bookkeeping (Hooks/EndpointDriver+Hooks.swift).
+    var hookState = HookRuntimeState()
 
     // Shutdown.
     enum State {
@@ -256,6 +258,7 @@ final class EndpointDriver: ChannelInboundHandler {
     func drive() {
         isDriveScheduled = false
         isDriving = true
+        if hookState.holdsIncoming { processIncomingAttempts() }
         processEvents()
         // Anything the events above queued goes out in this flush.
         isDriveRequestedWhileDriving = false
@@ -422,6 +425,7 @@ final class EndpointDriver: ChannelInboundHandler {
             runtime.failAllWaiters(.endpointClosed)
             if case .closed = runtime.phase {} else {
                 runtime.phase = .closed(.applicationClosed(errorCode: 0, reason: "endpoint closed", by: .local))
+                finishPathEvents(runtime)
             }
             if let reason = runtime.closeReason { runtime.resumeClosedWaiters(reason) }
         }

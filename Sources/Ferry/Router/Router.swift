@@ -26,20 +26,25 @@ public final class Router: Sendable {
     ///
     /// - Parameters:
     ///   - handlers: ALPN → handler; the endpoint offers these ALPNs and no others.
-    ///   - host, port, identity, configuration: as for `Endpoint.bind`.
+    ///   - host, port, identity, configuration, hooks, lifecycle: as for `Endpoint.bind` (hooks decide before
+    ///     a connection reaches its handler; shutdown hooks run when `shutdown()` closes the endpoint).
     public static func bind(
         host: String = "0.0.0.0",
         port: Int = 0,
         identity: EndpointIdentity,
         handlers: [String: any ProtocolHandler],
-        configuration: EndpointConfiguration = EndpointConfiguration()
+        configuration: EndpointConfiguration = EndpointConfiguration(),
+        hooks: HookChain = HookChain(),
+        lifecycle: LifecycleHooks = LifecycleHooks()
     ) async throws(EndpointError) -> Router {
         let endpoint = try await Endpoint.bind(
             host: host,
             port: port,
             identity: identity,
             alpns: handlers.keys.sorted(),
-            configuration: configuration
+            configuration: configuration,
+            hooks: hooks,
+            lifecycle: lifecycle
         )
         return Router(endpoint: endpoint, handlers: handlers, logger: configuration.logger)
     }

@@ -26,7 +26,16 @@ public final class TransportEndpoint {
     static let maxStatelessTransmits = 64
 
     /// Datagrams dropped because they could not be routed or parsed.
-    public private(set) var droppedDatagrams: UInt64 = 0
+    public internal(set) var droppedDatagrams: UInt64 = 0
+
+    /// Whether new connection attempts wait for the application's decision (`pollIncoming`, `acceptIncoming`,
+    /// `ignoreIncoming`) instead of starting a handshake at once; see TransportEndpoint+Incoming.swift.
+    public var holdsIncoming = false
+    /// Held attempts by original Destination Connection ID, with their ids in arrival order.
+    var heldIncoming: [ConnectionID: HeldIncoming] = [:]
+    var heldIncomingIDs: [UInt64: ConnectionID] = [:]
+    var unreportedIncoming: [IncomingAttempt] = []
+    var nextIncomingID: UInt64 = 1
 
     /// Creates an endpoint; it accepts incoming connections when `config.acceptsIncoming` is true.
     public init(config: EndpointConfig) {
@@ -88,6 +97,10 @@ public final class TransportEndpoint {
             droppedDatagrams += 1
             return
         }
+        if holdsIncoming {
+            holdIncoming(header, datagram: datagram, from: remote, ecn: ecn)
+            return
+        }
         guard let connection = acceptConnection(header, from: remote, now: now) else {
             droppedDatagrams += 1
             return
@@ -110,7 +123,7 @@ public final class TransportEndpoint {
     }
 
     /// Creates a server connection for a client's first Initial (RFC 9000 §7.2).
-    private func acceptConnection(_ header: PacketHeader, from remote: NetworkAddress, now: Instant) -> TransportConnection? {
+    func acceptConnection(_ header: PacketHeader, from remote: NetworkAddress, now: Instant) -> TransportConnection? {
         let config = context.config
         let localConnectionID = context.makeConnectionID()
         let originalDestination = header.destinationConnectionID
