@@ -147,6 +147,7 @@ class PerfServerProtocol(QuicConnectionProtocol):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.requests = {}
+        self.finished_streams = set()  # aioquic re-reports end_stream when a retransmitted FIN arrives late
         self.alpn = None
         self.acked = asyncio.Event()
         self.closed = False
@@ -167,10 +168,13 @@ class PerfServerProtocol(QuicConnectionProtocol):
                 self._quic.send_stream_data(event.stream_id, event.data, end_stream=event.end_stream)
                 self.transmit()
                 return
+            if event.stream_id in self.finished_streams:
+                return
             request = self.requests.setdefault(event.stream_id, Request())
             request.feed(event.data)
             if event.end_stream:
                 del self.requests[event.stream_id]
+                self.finished_streams.add(event.stream_id)
                 self.finish_request(event.stream_id, request)
         elif isinstance(event, StreamReset):
             self.requests.pop(event.stream_id, None)
