@@ -13,11 +13,9 @@ extension TransportConnection {
             .streamDataBlocked, .streamsBlocked:
             try streams.handle(frame)
             drainStreamEvents()
-        case .newToken:
-            // Only servers send NEW_TOKEN (RFC 9000 §19.7); Ferry clients do not use tokens yet.
-            if side == .server {
-                throw TransportError(.protocolViolation, frameType: 0x07, reason: "NEW_TOKEN from a client")
-            }
+        case .newToken(let token):
+            // Only servers send NEW_TOKEN (RFC 9000 §19.7); clients keep it for the next connection.
+            try handleNewToken(token)
         case .newConnectionID(let newID):
             try peerConnectionIDs.add(newID, limit: config.activeConnectionIDLimit)
             endpointActions.append(.addResetToken(newID.statelessResetToken))
@@ -93,7 +91,9 @@ extension TransportConnection {
                     }
                 case .retireConnectionID(let sequenceNumber):
                     peerConnectionIDs.pendingRetirements.append(sequenceNumber)
-                case .ack, .ping, .pathResponse, .pathChallenge, .newToken, .datagram:
+                case .newToken:
+                    onNewTokenLost()
+                case .ack, .ping, .pathResponse, .pathChallenge, .datagram:
                     break
                 default:
                     streams.onLost(frame)

@@ -100,6 +100,7 @@ extension TransportConnection {
             // The server's handshake is confirmed on completion (RFC 9001 §4.1.2).
             isHandshakeDonePending = true
             confirmHandshake(now: now)
+            queueNewToken(now: now)
         }
     }
 
@@ -112,10 +113,8 @@ extension TransportConnection {
             guard parameters.originalDestinationConnectionID == originalDestinationConnectionID else {
                 throw TransportError(.transportParameterError, reason: "original_destination_connection_id mismatch")
             }
-            // No Retry was processed, so the server must not claim one (RFC 9000 §7.3).
-            guard parameters.retrySourceConnectionID == nil else {
-                throw TransportError(.transportParameterError, reason: "unexpected retry_source_connection_id")
-            }
+            // retry_source_connection_id exactly when a Retry was processed (RFC 9000 §7.3).
+            try validateRetryParameter(parameters)
         }
     }
 

@@ -73,8 +73,11 @@ extension TransportConnection {
         case .versionNegotiation:
             handleVersionNegotiation(header, now: now)
             return
-        case .retry, .zeroRTT:
-            // No Retry or 0-RTT support: drop (RFC 9000 §17.2.5 allows ignoring Retry it cannot process).
+        case .retry:
+            handleRetry(header, packet: datagram[start..<header.packetEnd], now: now)
+            return
+        case .zeroRTT:
+            // No 0-RTT support: drop.
             counters.packetsDropped += 1
             return
         }

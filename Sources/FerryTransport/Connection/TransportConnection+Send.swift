@@ -120,7 +120,7 @@ extension TransportConnection {
         guard isHandshakeComplete else { return false }
         return isHandshakeDonePending || !pendingPathResponses.isEmpty
             || !localConnectionIDs.pendingAnnouncements.isEmpty || !peerConnectionIDs.pendingRetirements.isEmpty
-            || isKeepAlivePending || !outgoingDatagrams.isEmpty || streams.hasPendingTransmit
+            || isKeepAlivePending || !outgoingDatagrams.isEmpty || streams.hasPendingTransmit || hasPendingNewToken
     }
 
     /// Writes the header and frames of one packet at `start`; nil if nothing was worth sending.
@@ -141,7 +141,8 @@ extension TransportConnection {
         let headerLength = isLong
             ? PacketWriter.longHeaderLength(
                 type: space.packetType, destinationConnectionID: destinationConnectionID,
-                sourceConnectionID: sourceConnectionID, tokenLength: 0, packetNumberLength: packetNumberLength)
+                sourceConnectionID: sourceConnectionID, tokenLength: addressValidation.initialToken.count,
+                packetNumberLength: packetNumberLength)
             : PacketWriter.shortHeaderLength(
                 destinationConnectionID: destinationConnectionID, packetNumberLength: packetNumberLength)
         let payloadLimit = limit - tagLength
@@ -153,7 +154,8 @@ extension TransportConnection {
             lengthOffset = PacketWriter.writeLongHeader(
                 into: &writer, type: space.packetType, version: QUICVersion.version1,
                 destinationConnectionID: destinationConnectionID, sourceConnectionID: sourceConnectionID,
-                token: EmptyCollection<UInt8>(), packetNumber: packetNumber, packetNumberLength: packetNumberLength)
+                token: addressValidation.initialToken, packetNumber: packetNumber,
+                packetNumberLength: packetNumberLength)
         } else {
             PacketWriter.writeShortHeader(
                 into: &writer, destinationConnectionID: destinationConnectionID, packetNumber: packetNumber,
@@ -207,6 +209,7 @@ extension TransportConnection {
                 isAckEliciting = true
             }
             if writeConnectionIDFrames(writer: &writer) { isAckEliciting = true }
+            if hasPendingNewToken && writeNewTokenFrame(writer: &writer) { isAckEliciting = true }
         }
 
         // CRYPTO data (handshake messages; post-handshake messages such as NewSessionTicket in 1-RTT).
@@ -389,7 +392,7 @@ extension TransportConnection {
                 lengthOffset = PacketWriter.writeLongHeader(
                     into: &writer, type: space.packetType, version: QUICVersion.version1,
                     destinationConnectionID: destinationConnectionID, sourceConnectionID: sourceConnectionID,
-                    token: EmptyCollection<UInt8>(), packetNumber: packetNumber,
+                    token: addressValidation.initialToken, packetNumber: packetNumber,
                     packetNumberLength: packetNumberLength)
             }
             encoded.encode(into: &writer)

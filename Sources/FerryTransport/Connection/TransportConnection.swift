@@ -98,6 +98,8 @@ public final class TransportConnection {
     var peerConnectionIDs: PeerConnectionIDs
     /// Routing changes the endpoint must apply.
     var endpointActions: [EndpointAction] = []
+    /// Retry and NEW_TOKEN state (TransportConnection+Retry.swift, RFC 9000 §8.1).
+    var addressValidation = ConnectionAddressValidation()
     /// PATH_RESPONSE payloads owed to the peer (RFC 9000 §8.2.2).
     var pendingPathResponses: [UInt64] = []
 

@@ -15,6 +15,14 @@ public struct EndpointConfig: Sendable {
     public var randomSeed: UInt64?
     /// Key for deriving stateless reset tokens from connection IDs (RFC 9000 §10.3.2); 32 random bytes.
     public var statelessResetKey: [UInt8]
+    /// Retry, NEW_TOKEN and stateless-reset policy (RFC 9000 §8.1, §10.3).
+    public var addressValidation: AddressValidationConfig
+
+    /// Whether every client address must be validated before a handshake starts (RFC 9000 §8.1.2): set in
+    /// `addressValidation` or in `transport`.
+    public var requiresAddressValidation: Bool {
+        addressValidation.requiresRetry || transport.requiresAddressValidation
+    }
 
     /// Creates an endpoint configuration; a random stateless-reset key is generated when none is given.
     public init(
@@ -23,8 +31,10 @@ public struct EndpointConfig: Sendable {
         connectionIDLength: Int = 8,
         acceptsIncoming: Bool = true,
         randomSeed: UInt64? = nil,
-        statelessResetKey: [UInt8]? = nil
+        statelessResetKey: [UInt8]? = nil,
+        addressValidation: AddressValidationConfig = AddressValidationConfig()
     ) {
+        self.addressValidation = addressValidation
         self.transport = transport
         self.crypto = crypto
         self.connectionIDLength = min(max(connectionIDLength, 4), 20)

@@ -5,10 +5,16 @@
 final class EndpointContext {
     let config: EndpointConfig
     var random: RandomSource
+    /// Derives stateless reset tokens from the static reset key (RFC 9000 §10.3.2).
+    let resetMAC: KeyedMAC
+    /// Seals and checks Retry and NEW_TOKEN tokens (RFC 9000 §8.1).
+    let tokens: AddressTokenIssuer
 
     init(config: EndpointConfig) {
         self.config = config
         self.random = RandomSource(seed: config.randomSeed)
+        self.resetMAC = KeyedMAC(key: config.statelessResetKey)
+        self.tokens = AddressTokenIssuer(config: config.addressValidation)
     }
 
     /// A fresh random connection ID of the configured length (RFC 9000 §5.1).
@@ -16,31 +22,13 @@ final class EndpointContext {
         ConnectionID.random(length: length ?? config.connectionIDLength, using: &random)
     }
 
-    /// The stateless reset token for one of our connection IDs (RFC 9000 §10.3.2): a keyed hash of the ID, so
-    /// the endpoint can recompute it after losing connection state.
+    /// The stateless reset token for one of our connection IDs (RFC 9000 §10.3.2): HMAC-SHA256 of the ID under
+    /// the static reset key, so the endpoint can recompute it after losing connection state and nobody without
+    /// the key can predict it.
     func resetToken(for connectionID: ConnectionID) -> StatelessResetToken {
-        var state: (UInt64, UInt64) = (0x736F_6D65_7073_6575, 0x646F_7261_6E64_6F6D)
-        for (index, byte) in config.statelessResetKey.enumerated() {
-            state.0 = Self.mix(state.0 ^ UInt64(byte) << (8 * UInt64(index % 8)))
-        }
-        state.1 ^= state.0
-        for byte in connectionID.bytes {
-            state.0 = Self.mix(state.0 ^ UInt64(byte))
-            state.1 = Self.mix(state.1 &+ state.0)
-        }
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(16)
-        for index in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: state.0 >> (8 * UInt64(index)))) }
-        for index in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: state.1 >> (8 * UInt64(index)))) }
+        let bytes = resetMAC.statelessResetToken(for: connectionID.bytes)
         guard let token = StatelessResetToken(bytes) else { preconditionFailure("16 bytes make a reset token") }
         return token
-    }
-
-    private static func mix(_ value: UInt64) -> UInt64 {
-        var z = value &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -21,6 +21,14 @@ public struct TransportConfig: Sendable {
     /// The UDP payload size used once the handshake is done; datagrams carrying Initial packets are padded to at
     /// least 1200 bytes and no larger datagrams are sent before the handshake completes (RFC 9000 §14.1).
     public var maxUDPPayloadSize: Int = 1452
+    /// Whether DPLPMTUD probes for datagrams above 1200 bytes, up to `maxUDPPayloadSize` and the peer's
+    /// max_udp_payload_size (RFC 9000 §14.3, RFC 8899). When off, datagrams stay at 1200 bytes.
+    public var isMTUDiscoveryEnabled: Bool = true
+    /// Whether packets are marked ECT(0) while the path passes ECN validation (RFC 9000 §13.4.2).
+    public var isECNEnabled: Bool = true
+    /// Initiate a 1-RTT key update after this many packets under one key phase (RFC 9001 §6); nil picks a value
+    /// safely below the AEAD confidentiality limit (RFC 9001 §6.6). Small values exercise key updates in tests.
+    public var keyUpdateInterval: UInt64? = nil
     /// The largest DATAGRAM frame accepted (RFC 9221 §3); nil disables unreliable datagrams.
     public var maxDatagramFrameSize: Int? = 65535
     /// The exponent applied to ACK Delay values this side sends (RFC 9000 §18.2).
@@ -40,6 +48,10 @@ public struct TransportConfig: Sendable {
     public var datagramReceiveQueueLimit: Int = 256
     /// How many outgoing datagrams may wait to be sent before `sendDatagram` reports `.queueFull`.
     public var datagramSendQueueLimit: Int = 256
+
+    /// Server: answer every Initial whose address is not yet validated with a Retry (RFC 9000 §8.1.2). Here as
+    /// well as in `AddressValidationConfig` so runtimes that only forward a `TransportConfig` can switch it on.
+    public var requiresAddressValidation = false
 
     /// Creates a configuration with every default.
     public init() {}

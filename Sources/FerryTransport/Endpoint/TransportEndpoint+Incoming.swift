@@ -4,6 +4,11 @@ public struct IncomingAttempt: Sendable, Hashable {
     public let id: UInt64
     /// Where the client's first Initial came from.
     public let remoteAddress: NetworkAddress
+    /// Whether the Initial carried a valid Retry or NEW_TOKEN token, proving the address (RFC 9000 §8.1).
+    public let isAddressValidated: Bool
+    /// The ALPN protocols the ClientHello offers, best effort: empty when they could not be read from the first
+    /// datagram (RFC 7301 §3.1).
+    public let alpns: [[UInt8]]
 }
 
 /// The datagrams of one held attempt, replayed on acceptance.
@@ -11,6 +16,7 @@ struct HeldIncoming {
     let id: UInt64
     let header: PacketHeader
     let remote: NetworkAddress
+    let validation: AddressTokenValidation
     var datagrams: [(bytes: [UInt8], ecn: UInt8)]
 }
 
@@ -22,7 +28,10 @@ extension TransportEndpoint {
     /// At most this many datagrams (client Initial retransmissions) are kept per attempt.
     static let maxHeldDatagrams = 4
 
-    func holdIncoming(_ header: PacketHeader, datagram: [UInt8], from remote: NetworkAddress, ecn: UInt8) {
+    func holdIncoming(
+        _ header: PacketHeader, datagram: [UInt8], from remote: NetworkAddress, ecn: UInt8,
+        validation: AddressTokenValidation
+    ) {
         let key = header.destinationConnectionID
         if var held = heldIncoming[key] {
             if held.datagrams.count < Self.maxHeldDatagrams {
@@ -39,9 +48,12 @@ extension TransportEndpoint {
         }
         let id = nextIncomingID
         nextIncomingID += 1
-        heldIncoming[key] = HeldIncoming(id: id, header: header, remote: remote, datagrams: [(datagram, ecn)])
+        heldIncoming[key] = HeldIncoming(
+            id: id, header: header, remote: remote, validation: validation, datagrams: [(datagram, ecn)])
         heldIncomingIDs[id] = key
-        unreportedIncoming.append(IncomingAttempt(id: id, remoteAddress: remote))
+        unreportedIncoming.append(IncomingAttempt(
+            id: id, remoteAddress: remote, isAddressValidated: validation.isValidated,
+            alpns: offeredALPNs(in: datagram, header: header)))
     }
 
     /// The next held attempt the application has not seen yet.
@@ -57,7 +69,9 @@ extension TransportEndpoint {
     public func acceptIncoming(_ id: UInt64, now: Instant) -> ConnectionHandle? {
         guard let key = heldIncomingIDs.removeValue(forKey: id), let held = heldIncoming.removeValue(forKey: key)
         else { return nil }
-        guard let connection = acceptConnection(held.header, from: held.remote, now: now) else {
+        guard let connection = acceptConnection(
+            held.header, from: held.remote, validation: held.validation, now: now)
+        else {
             droppedDatagrams += UInt64(held.datagrams.count)
             return nil
         }
@@ -67,6 +81,27 @@ extension TransportEndpoint {
         }
         afterActivity(connection, now: now)
         return connection.handle
+    }
+
+    /// Answers a held attempt with a Retry (RFC 9000 §8.1.2) and forgets it: the client comes back with a token,
+    /// as a new attempt whose `isAddressValidated` is true. An attempt whose address is already validated has
+    /// nothing left to prove, so it is accepted instead and its handle returned.
+    @discardableResult
+    public func retryIncoming(_ id: UInt64, now: Instant) -> ConnectionHandle? {
+        guard let key = heldIncomingIDs[id], let held = heldIncoming[key] else { return nil }
+        if held.validation.isValidated { return acceptIncoming(id, now: now) }
+        heldIncomingIDs[id] = nil
+        heldIncoming[key] = nil
+        sendRetry(for: held.header, from: held.remote, now: now)
+        return nil
+    }
+
+    /// Refuses a held attempt statelessly: one Initial packet with CONNECTION_CLOSE (CONNECTION_REFUSED,
+    /// RFC 9000 §10.2.3, §20.1) and `reason`, and no connection state.
+    public func refuseIncoming(_ id: UInt64, reason: String = "", now: Instant) {
+        guard let key = heldIncomingIDs.removeValue(forKey: id), let held = heldIncoming.removeValue(forKey: key)
+        else { return }
+        sendStatelessClose(to: held.header, from: held.remote, code: .connectionRefused, reason: reason)
     }
 
     /// Forgets a held attempt without answering (its datagrams are dropped).

@@ -21,9 +21,19 @@ public final class TransportEndpoint {
     var dueScratch: [TransportConnection] = []
     /// Connections touched by application commands since the endpoint last looked at them.
     let scheduler = ConnectionScheduler()
-    /// Stateless datagrams to send (Version Negotiation), bounded.
+    /// Stateless datagrams to send (Version Negotiation, Retry, stateless reset, refusals), bounded.
     var statelessTransmits: [(destination: NetworkAddress, bytes: [UInt8])] = []
     static let maxStatelessTransmits = 64
+    /// Start of the current one-second window of the stateless-reset rate limit (RFC 9000 §10.3).
+    var statelessResetWindowStart = Instant.zero
+    var statelessResetsInWindow = 0
+    /// Client: NEW_TOKEN tokens received from servers, by server address (RFC 9000 §8.1.3).
+    var addressTokens: [NetworkAddress: [UInt8]] = [:]
+
+    /// Retry packets sent (RFC 9000 §8.1.2).
+    public internal(set) var retriesSent: UInt64 = 0
+    /// Stateless resets sent (RFC 9000 §10.3).
+    public internal(set) var statelessResetsSent: UInt64 = 0
 
     /// Datagrams dropped because they could not be routed or parsed.
     public internal(set) var droppedDatagrams: UInt64 = 0
@@ -80,10 +90,14 @@ public final class TransportEndpoint {
             afterActivity(connection, now: now)
             return
         }
+        // ... or a packet of a connection we lost: answer with a stateless reset (RFC 9000 §10.3) ...
+        if datagram[0] & PacketHeader.longHeaderBit == 0 {
+            droppedDatagrams += 1
+            sendStatelessReset(triggerLength: datagram.count, destination: destination, to: remote, now: now)
+            return
+        }
         // ... or, with a long header, a new connection (RFC 9000 §5.2.2).
-        guard datagram[0] & PacketHeader.longHeaderBit != 0,
-            let header = try? PacketHeader.parse(datagram, at: 0, shortHeaderConnectionIDLength: cidLength)
-        else {
+        guard let header = try? PacketHeader.parse(datagram, at: 0, shortHeaderConnectionIDLength: cidLength) else {
             droppedDatagrams += 1
             return
         }
@@ -97,11 +111,26 @@ public final class TransportEndpoint {
             droppedDatagrams += 1
             return
         }
+        // Address validation (RFC 9000 §8.1): a token proves the address; without one, Retry if required.
+        let validation = context.tokens.validate(
+            header.token, remote: remote, destination: header.destinationConnectionID, now: now)
+        switch validation {
+        case .invalidRetry:
+            sendStatelessClose(to: header, from: remote, code: .invalidToken, reason: "invalid retry token")
+            return
+        case .absent, .invalid:
+            if context.config.requiresAddressValidation {
+                sendRetry(for: header, from: remote, now: now)
+                return
+            }
+        case .retry, .newToken:
+            break
+        }
         if holdsIncoming {
-            holdIncoming(header, datagram: datagram, from: remote, ecn: ecn)
+            holdIncoming(header, datagram: datagram, from: remote, ecn: ecn, validation: validation)
             return
         }
-        guard let connection = acceptConnection(header, from: remote, now: now) else {
+        guard let connection = acceptConnection(header, from: remote, validation: validation, now: now) else {
             droppedDatagrams += 1
             return
         }
@@ -123,16 +152,29 @@ public final class TransportEndpoint {
     }
 
     /// Creates a server connection for a client's first Initial (RFC 9000 §7.2).
-    func acceptConnection(_ header: PacketHeader, from remote: NetworkAddress, now: Instant) -> TransportConnection? {
+    ///
+    /// After a Retry, `validation` carries the original Destination Connection ID and the Retry's Source
+    /// Connection ID, which the transport parameters must echo (RFC 9000 §7.3); Initial keys come from the
+    /// Destination Connection ID the client uses now (RFC 9001 §5.2).
+    func acceptConnection(
+        _ header: PacketHeader, from remote: NetworkAddress, validation: AddressTokenValidation = .absent,
+        now: Instant
+    ) -> TransportConnection? {
         let config = context.config
         let localConnectionID = context.makeConnectionID()
-        let originalDestination = header.destinationConnectionID
-        let parameters = TransportConnection.makeLocalTransportParameters(
+        let currentDestination = header.destinationConnectionID
+        var originalDestination = currentDestination
+        var parameters = TransportConnection.makeLocalTransportParameters(
             config: config.transport, side: .server, sourceConnectionID: localConnectionID,
             originalDestinationConnectionID: originalDestination,
             resetToken: context.resetToken(for: localConnectionID))
+        if case .retry(let original, let retrySource) = validation {
+            originalDestination = original
+            parameters.originalDestinationConnectionID = original
+            parameters.retrySourceConnectionID = retrySource
+        }
         guard let keys = try? config.crypto.makeInitialKeys(
-            destinationConnectionID: originalDestination.bytes, side: .server),
+            destinationConnectionID: currentDestination.bytes, side: .server),
             let session = try? config.crypto.makeServerSession(localTransportParameters: parameters.encoded())
         else { return nil }
         let handle = ConnectionHandle(rawValue: nextHandle)
@@ -142,16 +184,19 @@ public final class TransportEndpoint {
             localConnectionID: localConnectionID, peerConnectionID: header.sourceConnectionID,
             originalDestinationConnectionID: originalDestination, handshake: session,
             localTransportParameters: parameters, initialKeys: keys, now: now)
+        // A valid token proves the address: no amplification limit (RFC 9000 §8.1).
+        if validation.isValidated { connection.isAddressValidated = true }
         register(connection)
         addRoute(localConnectionID, to: connection)
-        addRoute(originalDestination, to: connection)
+        addRoute(currentDestination, to: connection)
         return connection
     }
 
     /// Starts a client connection to `remote`, which must prove it holds `expectedPeer`'s key (mutual TLS).
     ///
     /// The first Initial is produced by the next `pollTransmit`. `alpns` are offered in preference order. The
-    /// first Destination Connection ID is random and at least 8 bytes (RFC 9000 §7.2).
+    /// first Destination Connection ID is random and at least 8 bytes (RFC 9000 §7.2). A NEW_TOKEN token stored
+    /// for `remote` (see `addressToken(for:)`) is sent in the Initial to skip address validation (§8.1.3).
     public func connect(
         to remote: NetworkAddress,
         expectedPeer: EndpointID,
@@ -184,6 +229,8 @@ public final class TransportEndpoint {
             localConnectionID: localConnectionID, peerConnectionID: originalDestination,
             originalDestinationConnectionID: originalDestination, handshake: session,
             localTransportParameters: parameters, initialKeys: keys, now: now)
+        connection.addressValidation.tokenServerAddress = remote
+        if let token = addressTokens[remote] { connection.addressValidation.initialToken = token }
         register(connection)
         addRoute(localConnectionID, to: connection)
         connection.startHandshake(now: now)
@@ -225,6 +272,7 @@ public final class TransportEndpoint {
             }
             connection.endpointActions.removeAll()
         }
+        if connection.addressValidation.receivedNewToken != nil { storeReceivedToken(of: connection) }
         if !connection.isInSendQueue && connection.state != .closed {
             connection.isInSendQueue = true
             sendQueue.append(connection)
@@ -301,10 +349,11 @@ public final class TransportEndpoint {
             if let size = connection.pollTransmit(now: now, into: buffer) {
                 var total = size
                 var segments = 1
-                if maxSegments > 1 && size == connection.maxDatagramSize {
+                if maxSegments > 1 && size == connection.maxDatagramSize && !connection.isProbeTransmit {
                     while segments < maxSegments, total + size <= buffer.count {
                         let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[total..<(total + size)])
-                        guard let next = connection.pollTransmit(now: now, into: slice) else { break }
+                        guard let next = connection.pollTransmit(now: now, into: slice), !connection.isProbeTransmit
+                        else { break }
                         total += next
                         segments += 1
                         if next < size { break }
@@ -314,7 +363,9 @@ public final class TransportEndpoint {
                 sendQueue.append(connection)
                 compactSendQueue()
                 let transmit = Transmit(
-                    destination: connection.remoteAddress, size: total, segmentSize: segments > 1 ? size : nil)
+                    destination: connection.transmitDestination, size: total, ecn: connection.ecnCodepoint,
+                    segmentSize: segments > 1 ? size : nil,
+                    source: connection.transmitSource)
                 afterTransmit(connection, now: now)
                 return transmit
             }
