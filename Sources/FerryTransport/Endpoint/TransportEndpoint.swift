@@ -349,11 +349,10 @@ public final class TransportEndpoint {
             if let size = connection.pollTransmit(now: now, into: buffer) {
                 var total = size
                 var segments = 1
-                if maxSegments > 1 && size == connection.maxDatagramSize && !connection.isProbeTransmit {
+                if maxSegments > 1 && size == connection.maxDatagramSize {
                     while segments < maxSegments, total + size <= buffer.count {
                         let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[total..<(total + size)])
-                        guard let next = connection.pollTransmit(now: now, into: slice), !connection.isProbeTransmit
-                        else { break }
+                        guard let next = connection.pollTransmit(now: now, into: slice) else { break }
                         total += next
                         segments += 1
                         if next < size { break }
@@ -363,9 +362,7 @@ public final class TransportEndpoint {
                 sendQueue.append(connection)
                 compactSendQueue()
                 let transmit = Transmit(
-                    destination: connection.transmitDestination, size: total, ecn: connection.ecnCodepoint,
-                    segmentSize: segments > 1 ? size : nil,
-                    source: connection.transmitSource)
+                    destination: connection.remoteAddress, size: total, segmentSize: segments > 1 ? size : nil)
                 afterTransmit(connection, now: now)
                 return transmit
             }
