@@ -52,6 +52,8 @@ extension EndpointDriver {
             retryOpenWaiters(runtime: runtime, bidirectional: bidirectional)
         case .datagramReceived:
             deliverDatagrams(runtime: runtime)
+        case .pathsChanged:
+            publishPathEvents(runtime)
         case .closed(let reason):
             connectionClosed(runtime, reason: reason)
         }

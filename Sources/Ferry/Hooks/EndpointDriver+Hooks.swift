@@ -30,7 +30,7 @@ extension EndpointDriver {
             pathEventBufferCapacity: hookState.pathEventBufferCapacity
         )
         runtime.observer = observer
-        let path = pathInfo(transportConnection)
+        let path = selectedPathInfo(of: transportConnection)
         observer.broadcaster.publish(.opened(path))
         observer.broadcaster.publish(.selected(path))
         return observer
@@ -39,25 +39,19 @@ extension EndpointDriver {
     /// Ends the connection's path events with the path's last counters.
     func finishPathEvents(_ runtime: ConnectionRuntime) {
         guard let observer = runtime.observer else { return }
-        let stats = transport.connection(runtime.handle)?.stats ?? ConnectionStats()
-        observer.broadcaster.publish(.closed(PathID(rawValue: 0), lastStats: PathStats(connection: stats)))
+        if let connection = transport.connection(runtime.handle) {
+            let path = selectedPathInfo(of: connection)
+            observer.broadcaster.publish(.closed(path.id, lastStats: path.stats))
+        } else {
+            observer.broadcaster.publish(.closed(PathID(rawValue: 0), lastStats: PathStats()))
+        }
         observer.broadcaster.finish()
     }
 
-    /// Snapshots of a connection's paths; the transport has one path per connection today.
+    /// Snapshots of a connection's paths (RFC 9000 §9; Hooks/PathEventBroadcaster.swift).
     func pathSnapshots(_ handle: ConnectionHandle) -> [PathInfo] {
         guard let connection = transport.connection(handle), !connection.isClosed else { return [] }
-        return [pathInfo(connection)]
-    }
-
-    private func pathInfo(_ connection: TransportConnection) -> PathInfo {
-        PathInfo(
-            id: PathID(rawValue: 0),
-            localAddress: localHostPort,
-            remoteAddress: connection.remoteAddress.hostPort,
-            isSelected: true,
-            stats: PathStats(connection: connection.stats)
-        )
+        return pathInfos(of: connection)
     }
 
     /// The socket's local address.

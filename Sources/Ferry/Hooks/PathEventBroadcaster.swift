@@ -1,3 +1,5 @@
+import FerryTransport
+
 /// Fans a connection's path events out to any number of subscribers, each with a bounded buffer.
 ///
 /// The runtime calls `publish` synchronously from the event loop, so publishing never waits for a consumer:
@@ -181,5 +183,44 @@ public struct PathEvents: AsyncSequence, Sendable {
             guard let subscription else { return nil }
             return await subscription.broadcaster.next(subscription.id)
         }
+    }
+}
+
+extension EndpointDriver {
+    /// Relays a connection's transport path changes (opened, selected, closed; RFC 9000 §9) to its hook
+    /// subscribers. Before the connection has an observer (handshake in progress) they are dropped: the observer
+    /// starts from a snapshot of the selected path.
+    func publishPathEvents(_ runtime: ConnectionRuntime) {
+        guard let connection = transport.connection(runtime.handle) else { return }
+        let socketAddress = localHostPort
+        while let event = connection.pollPathEvent() {
+            guard let observer = runtime.observer else { continue }
+            switch event {
+            case .opened(let snapshot):
+                observer.broadcaster.publish(.opened(PathInfo(snapshot: snapshot, socketAddress: socketAddress)))
+            case .selected(let snapshot):
+                observer.broadcaster.publish(.selected(PathInfo(snapshot: snapshot, socketAddress: socketAddress)))
+            case .closed(let snapshot):
+                observer.broadcaster.publish(
+                    .closed(PathID(rawValue: snapshot.id), lastStats: PathStats(snapshot: snapshot)))
+            }
+        }
+    }
+
+    /// Snapshots of every path of a transport connection, as hooks see them.
+    func pathInfos(of connection: TransportConnection) -> [PathInfo] {
+        let socketAddress = localHostPort
+        return connection.paths.map { PathInfo(snapshot: $0, socketAddress: socketAddress) }
+    }
+
+    /// The selected path of a transport connection, as hooks see it.
+    func selectedPathInfo(of connection: TransportConnection) -> PathInfo {
+        let socketAddress = localHostPort
+        let snapshot = connection.paths.first { $0.isSelected }
+        return snapshot.map { PathInfo(snapshot: $0, socketAddress: socketAddress) }
+            ?? PathInfo(
+                id: PathID(rawValue: 0), localAddress: socketAddress,
+                remoteAddress: connection.remoteAddress.hostPort, isSelected: true,
+                stats: PathStats(connection: connection.stats))
     }
 }

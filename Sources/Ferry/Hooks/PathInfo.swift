@@ -1,3 +1,5 @@
+import FerryTransport
+
 /// Identifies one network path of a connection (RFC 9000 §9): a local/remote address pair.
 public struct PathID: Sendable, Hashable, CustomStringConvertible {
     /// The path's number within its connection; the handshake path is 0.
@@ -72,6 +74,23 @@ public struct PathStats: Sendable, Hashable {
     }
 }
 
+extension PathStats {
+    /// The statistics of one path as the transport keeps them (RFC 9000 §9, RFC 9002 §5, §7).
+    public init(snapshot: PathSnapshot) {
+        self.init(
+            rtt: snapshot.smoothedRTT,
+            minRTT: snapshot.minRTT,
+            congestionWindow: snapshot.congestionWindow,
+            bytesSent: snapshot.bytesSent,
+            bytesReceived: snapshot.bytesReceived,
+            datagramsSent: snapshot.datagramsSent,
+            datagramsReceived: snapshot.datagramsReceived,
+            lostPackets: snapshot.packetsLost,
+            mtu: snapshot.mtu
+        )
+    }
+}
+
 /// A snapshot of one path of a connection.
 public struct PathInfo: Sendable, Hashable {
     /// The path's id within its connection.
@@ -92,6 +111,18 @@ public struct PathInfo: Sendable, Hashable {
         self.remoteAddress = remoteAddress
         self.isSelected = isSelected
         self.stats = stats
+    }
+
+    /// A hook's view of a transport path; `socketAddress` stands in when the path does not know its local
+    /// address (it sends from the endpoint's socket).
+    public init(snapshot: PathSnapshot, socketAddress: HostPort) {
+        self.init(
+            id: PathID(rawValue: snapshot.id),
+            localAddress: snapshot.localAddress?.hostPort ?? socketAddress,
+            remoteAddress: snapshot.remoteAddress.hostPort,
+            isSelected: snapshot.isSelected,
+            stats: PathStats(snapshot: snapshot)
+        )
     }
 }
 

@@ -19,6 +19,8 @@ public enum ConnectionEvent: Sendable, Equatable {
     case streamsAvailable(bidirectional: Bool)
     /// An unreliable datagram arrived; fetch it with `receiveDatagram()` (RFC 9221).
     case datagramReceived
+    /// A path opened, was selected or closed; fetch the changes with `pollPathEvent()` (RFC 9000 §9).
+    case pathsChanged
     /// The connection is closed; no further events follow for it.
     case closed(ConnectionCloseReason)
 }

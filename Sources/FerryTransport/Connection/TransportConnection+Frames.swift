@@ -17,15 +17,14 @@ extension TransportConnection {
             // Only servers send NEW_TOKEN (RFC 9000 §19.7); clients keep it for the next connection.
             try handleNewToken(token)
         case .newConnectionID(let newID):
-            try peerConnectionIDs.add(newID, limit: config.activeConnectionIDLimit)
+            try peerConnectionIDs.add(newID, limit: localTransportParameters.activeConnectionIDLimit)
             endpointActions.append(.addResetToken(newID.statelessResetToken))
         case .retireConnectionID(let sequenceNumber):
             try handleRetireConnectionID(sequenceNumber: sequenceNumber, now: now)
         case .pathChallenge(let data):
-            // Answer on the same path (RFC 9000 §8.2.2); keep only a few outstanding.
-            if pendingPathResponses.count < 4 { pendingPathResponses.append(data) }
-        case .pathResponse:
-            break  // Ferry does not probe paths yet; unsolicited responses are ignored (RFC 9000 §8.2.3 allows it).
+            handlePathChallenge(data)
+        case .pathResponse(let data):
+            handlePathResponse(data, now: now)
         case .connectionClose(let close):
             handlePeerClose(close, now: now)
         case .handshakeDone:
@@ -77,6 +76,7 @@ extension TransportConnection {
     func onPacketsLost(_ packets: [SentPacket], level: EncryptionLevel) {
         guard !packets.isEmpty else { return }
         counters.packetsLost += UInt64(packets.count)
+        recordPathPacketsLost(packets.count)
         let space = space(level)
         for packet in packets {
             for frame in packet.frames {
@@ -121,7 +121,9 @@ extension TransportConnection {
     }
 
     private func handleRetireConnectionID(sequenceNumber: UInt64, now: Instant) throws(TransportError) {
-        guard let retired = try localConnectionIDs.retire(sequenceNumber: sequenceNumber) else { return }
+        guard let retired = try localConnectionIDs.retire(
+            sequenceNumber: sequenceNumber, usedConnectionID: pathTable.currentLocalConnectionID)
+        else { return }
         endpointActions.append(.removeConnectionID(retired))
         // Keep the peer supplied with IDs up to its limit (RFC 9000 §5.1.1).
         issueConnectionIDs()
@@ -145,7 +147,7 @@ extension TransportConnection {
     func issueConnectionIDs() {
         guard isHandshakeConfirmed || (side == .server && isHandshakeComplete) else { return }
         let peerLimit = min(peerTransportParameters?.activeConnectionIDLimit ?? 2, 8)
-        while UInt64(localConnectionIDs.issued.count) < peerLimit {
+        while UInt64(localConnectionIDs.activeCount) < peerLimit {
             let connectionID = context.makeConnectionID()
             _ = localConnectionIDs.add(
                 connectionID, resetToken: context.resetToken(for: connectionID), announce: true)

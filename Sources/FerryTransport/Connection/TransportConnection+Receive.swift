@@ -14,6 +14,7 @@ extension TransportConnection {
         }
         counters.bytesReceived += UInt64(datagram.count)
         if !isAddressValidated { amplificationBytesReceived += UInt64(datagram.count) }
+        beginPathDatagram(from: remote)
         var offset = 0
         while offset < datagram.count, state != .closed, state != .draining {
             let header: PacketHeader
@@ -29,19 +30,13 @@ extension TransportConnection {
             let receivedBefore = counters.packetsReceived
             processPacket(header, start: offset, datagram: &datagram, ecn: ecn, now: now)
             if counters.packetsReceived > receivedBefore {
-                followPeerAddress(remote, header: header)
+                onPathPacketAuthenticated(
+                    from: remote, header: header, datagramSize: offset == 0 ? datagram.count : 0, now: now)
             } else if offset == 0 && !header.isLongHeader {
                 detectStatelessReset(datagram)
             }
             offset = end
         }
-    }
-
-    /// RFC 9000 §9.3: a peer whose address changed (NAT rebinding) is followed once a 1-RTT packet from the new
-    /// address authenticates. Ferry does not validate the new path yet; it only updates where it sends.
-    private func followPeerAddress(_ remote: NetworkAddress, header: PacketHeader) {
-        guard remote != remoteAddress, !header.isLongHeader, isHandshakeConfirmed else { return }
-        remoteAddress = remote
     }
 
     /// RFC 9000 §10.3.1: an undecryptable short-header datagram ending in one of the peer's stateless reset
@@ -193,6 +188,9 @@ extension TransportConnection {
         }
 
         counters.packetsReceived += 1
+        beginPathPacket(
+            packetNumber: packetNumber, largestReceived: space.received.largestReceived,
+            destination: header.destinationConnectionID)
         onPacketAuthenticated(header, level: level, now: now)
         guard state != .closed, state != .draining else { return }
 
@@ -257,6 +255,7 @@ extension TransportConnection {
                 return nil
             }
             if frame.isAckEliciting { isAckEliciting = true }
+            if !frame.isProbing { pathTable.currentPacketIsNonProbing = true }
             do {
                 try handleFrame(frame, level: level, now: now)
             } catch {

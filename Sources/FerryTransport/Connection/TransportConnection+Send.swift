@@ -24,6 +24,8 @@ extension TransportConnection {
 
     /// Writes the next datagram into `buffer`; returns its size, or nil when there is nothing to send now.
     func pollTransmit(now: Instant, into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+        // Path validation datagrams go first, possibly to another path (TransportConnection+Paths.swift).
+        if let size = pollPathProbe(now: now, into: buffer) { return size }
         switch state {
         case .closed, .draining:
             return nil
@@ -102,6 +104,7 @@ extension TransportConnection {
             size = seal(packet, buffer: buffer, now: now)
         }
         counters.bytesSent += UInt64(size)
+        recordPathDatagramSent(size: size)
         if !isAddressValidated { amplificationBytesSent += UInt64(size) }
         if packets.2 != nil { pacer.onPacketSent(size: size, now: now) }
         // The client discards Initial keys once it sends a Handshake packet (RFC 9001 §4.9.1).
@@ -253,7 +256,8 @@ extension TransportConnection {
                 continue
             }
             let frame = Frame.newConnectionID(NewConnectionIDFrame(
-                sequenceNumber: sequence, retirePriorTo: 0, connectionID: issued.connectionID,
+                sequenceNumber: sequence, retirePriorTo: localConnectionIDs.retirePriorTo,
+                connectionID: issued.connectionID,
                 statelessResetToken: issued.resetToken))
             guard frame.encodedLength <= writer.remaining else { break }
             frame.encode(into: &writer)
@@ -411,7 +415,7 @@ extension TransportConnection {
         return position
     }
 
-    private func sealWithoutRecording(_ packet: OpenPacket, buffer: UnsafeMutableRawBufferPointer) -> Int {
+    func sealWithoutRecording(_ packet: OpenPacket, buffer: UnsafeMutableRawBufferPointer) -> Int {
         var packet = packet
         pad(&packet, to: 0, buffer: buffer)
         guard let keys = spaces[packet.level.rawValue].localKeys else { return packet.headerStart }

@@ -23,6 +23,7 @@ extension TransportConnection {
         }
         consider(pacingDeadline)
         consider(previousRemoteKeysDeadline)
+        consider(nextPathTimeout())
         if let keepAliveInterval = config.keepAliveInterval, isHandshakeComplete, !isKeepAlivePending {
             consider((lastAckElicitingSentTime ?? .zero) + keepAliveInterval)
         }
@@ -56,6 +57,7 @@ extension TransportConnection {
         {
             isKeepAlivePending = true
         }
+        handlePathTimeout(now: now)
         if let deadline = recovery.lossDetectionTimeout(), now >= deadline {
             handleLossDetectionTimeout(now: now)
         }

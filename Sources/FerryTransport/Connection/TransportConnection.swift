@@ -100,8 +100,10 @@ public final class TransportConnection {
     var endpointActions: [EndpointAction] = []
     /// Retry and NEW_TOKEN state (TransportConnection+Retry.swift, RFC 9000 §8.1).
     var addressValidation = ConnectionAddressValidation()
-    /// PATH_RESPONSE payloads owed to the peer (RFC 9000 §8.2.2).
+    /// PATH_RESPONSE payloads owed to the peer on the selected path (RFC 9000 §8.2.2).
     var pendingPathResponses: [UInt64] = []
+    /// The connection's paths (TransportConnection+Paths.swift, RFC 9000 §9).
+    var pathTable: PathTable
 
     // MARK: Timers
 
@@ -197,6 +199,7 @@ public final class TransportConnection {
         self.originalDestinationConnectionID = originalDestinationConnectionID
         self.peerConnectionIDs = PeerConnectionIDs(initial: peerConnectionID)
         self.isAddressValidated = side == .client
+        self.pathTable = PathTable(remoteAddress: remoteAddress, isRemoteValidated: side == .client)
         let maxAckDelay = context.config.transport.maxAckDelay
         self.spaces = [
             PacketSpace(level: .initial, maxAckDelay: maxAckDelay),

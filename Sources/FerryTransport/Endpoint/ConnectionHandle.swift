@@ -23,11 +23,16 @@ public struct Transmit: Sendable, Equatable {
     public var ecn: UInt8
     /// Reserved for GSO batches: the size of each segment when `size` spans several datagrams; nil = one datagram.
     public var segmentSize: Int?
+    /// The local address to send from (a client's migrated path, RFC 9000 §9.2); nil means the endpoint's socket.
+    public var source: NetworkAddress?
 
-    public init(destination: NetworkAddress, size: Int, ecn: UInt8 = 0, segmentSize: Int? = nil) {
+    public init(
+        destination: NetworkAddress, size: Int, ecn: UInt8 = 0, segmentSize: Int? = nil, source: NetworkAddress? = nil
+    ) {
         self.destination = destination
         self.size = size
         self.ecn = ecn
         self.segmentSize = segmentSize
+        self.source = source
     }
 }

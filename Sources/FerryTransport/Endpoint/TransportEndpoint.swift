@@ -349,10 +349,11 @@ public final class TransportEndpoint {
             if let size = connection.pollTransmit(now: now, into: buffer) {
                 var total = size
                 var segments = 1
-                if maxSegments > 1 && size == connection.maxDatagramSize {
+                if maxSegments > 1 && size == connection.maxDatagramSize && !connection.isProbeTransmit {
                     while segments < maxSegments, total + size <= buffer.count {
                         let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[total..<(total + size)])
-                        guard let next = connection.pollTransmit(now: now, into: slice) else { break }
+                        guard let next = connection.pollTransmit(now: now, into: slice), !connection.isProbeTransmit
+                        else { break }
                         total += next
                         segments += 1
                         if next < size { break }
@@ -362,7 +363,8 @@ public final class TransportEndpoint {
                 sendQueue.append(connection)
                 compactSendQueue()
                 let transmit = Transmit(
-                    destination: connection.remoteAddress, size: total, segmentSize: segments > 1 ? size : nil)
+                    destination: connection.transmitDestination, size: total, segmentSize: segments > 1 ? size : nil,
+                    source: connection.transmitSource)
                 afterTransmit(connection, now: now)
                 return transmit
             }

@@ -57,9 +57,9 @@ public struct LossDetection {
     public static let persistentCongestionThreshold: UInt64 = 3
 
     /// The RTT estimate (RFC 9002 §5).
-    public private(set) var rtt: RTTEstimator
+    public internal(set) var rtt: RTTEstimator
     /// The congestion controller this loss detection drives.
-    public let congestionController: any CongestionController
+    public internal(set) var congestionController: any CongestionController
     /// Handshake confirmed (RFC 9001 §4.1.2): enables application-space PTO and max_ack_delay capping.
     public var isHandshakeConfirmed = false
     /// PeerCompletedAddressValidation (RFC 9002 §A.6): always true on servers; on clients true once the handshake

@@ -1,0 +1,186 @@
+/// One network path of a connection (RFC 9000 §9): where we send, whether it is validated, and its counters.
+///
+/// The selected path's RTT estimate and congestion controller live in the connection's `LossDetection`; a path
+/// that is not selected keeps the ones it had (`savedRecovery`) so falling back to it restores them
+/// (RFC 9000 §9.3.2, §9.4).
+struct NetworkPath {
+    /// The path's number within its connection; the handshake path is 0.
+    let id: UInt64
+    /// The peer's address on this path.
+    var remoteAddress: NetworkAddress
+    /// The local address this path sends from, when the runtime told us (client migration); nil is the
+    /// endpoint's default socket.
+    var localAddress: NetworkAddress?
+    /// Whether the peer's address on this path is validated: until it is, we send at most 3× what we received
+    /// on it (RFC 9000 §8.1, §9.3).
+    var isRemoteValidated: Bool
+    /// Whether a PATH_RESPONSE confirmed the path (RFC 9000 §8.2), or it was the handshake path.
+    var isValidated: Bool
+    /// The peer connection ID (sequence number) this path sends with (RFC 9000 §9.5).
+    var peerConnectionIDSequence: UInt64
+    /// The last of our connection IDs the peer used on this path, to notice when it switches (RFC 9000 §9.5).
+    var lastLocalConnectionID: ConnectionID?
+    /// Path validation in progress, if any.
+    var validation: PathValidation?
+    /// Bytes received on and sent to this address while it was unvalidated (RFC 9000 §8.1).
+    var amplificationReceived: UInt64 = 0
+    var amplificationSent: UInt64 = 0
+    /// Counters for hooks and metrics.
+    var counters = PathCounters()
+    /// The RTT estimate and congestion controller while the path is not selected.
+    var savedRecovery: SavedRecovery?
+
+    /// How many more bytes the anti-amplification limit allows on this path (RFC 9000 §8.1).
+    var amplificationBudget: Int {
+        guard !isRemoteValidated else { return .max }
+        let budget = amplificationReceived * 3
+        return budget > amplificationSent ? Int(clamping: budget - amplificationSent) : 0
+    }
+}
+
+/// Per-path traffic counters (issue 3 §6: per-path stats).
+struct PathCounters {
+    var bytesSent: UInt64 = 0
+    var bytesReceived: UInt64 = 0
+    var datagramsSent: UInt64 = 0
+    var datagramsReceived: UInt64 = 0
+    var packetsLost: UInt64 = 0
+}
+
+/// The recovery state a path keeps while another path is selected.
+struct SavedRecovery {
+    var rtt: RTTEstimator
+    var congestionController: any CongestionController
+}
+
+/// An outstanding path validation (RFC 9000 §8.2.1, §8.2.4).
+struct PathValidation {
+    /// PATH_CHALLENGE payloads sent and not yet answered; any of them validates the path.
+    var outstanding: [UInt64] = []
+    /// A PATH_CHALLENGE must be sent (first time, or a retry).
+    var isChallengePending = true
+    /// When to send the next retry.
+    var retryAt: Instant?
+    /// When to give up: three PTOs, at least 6 × kInitialRtt (RFC 9000 §8.2.4).
+    var deadline: Instant
+    /// How many challenges were sent.
+    var attempts = 0
+    /// The path the connection falls back to when validation fails (RFC 9000 §9.3.2); nil for a probe only.
+    var fallbackPathID: UInt64?
+}
+
+/// The paths of one connection and the path events not yet polled.
+struct PathTable {
+    /// Known paths; `activeID` is the selected one.
+    var paths: [NetworkPath]
+    var activeID: UInt64 = 0
+    var nextID: UInt64 = 1
+    /// Path events for `TransportConnection.pollPathEvent()`.
+    var events: [TransportPathEvent] = []
+    /// PATH_RESPONSE payloads owed on paths other than the selected one, with the address the challenge came
+    /// from (RFC 9000 §8.2.2: the response goes out on the path the challenge arrived on).
+    var pendingProbeResponses: [(data: UInt64, remote: NetworkAddress)] = []
+    /// The source address of the datagram being processed.
+    var currentRemote: NetworkAddress?
+    /// The Destination Connection ID of the packet being processed.
+    var currentLocalConnectionID: ConnectionID?
+    /// Whether the packet being processed carried a frame other than PATH_CHALLENGE, PATH_RESPONSE,
+    /// NEW_CONNECTION_ID and PADDING (RFC 9000 §9.1).
+    var currentPacketIsNonProbing = false
+    /// Whether the packet being processed had the largest packet number so far (RFC 9000 §9.3).
+    var currentPacketIsLargest = false
+    /// Where the last datagram `pollTransmit` wrote goes, when it is not the selected path (a probe).
+    var probeTarget: (remote: NetworkAddress, local: NetworkAddress?)?
+    /// Whether any path has a challenge or response to send; cheap check on the send path.
+    var hasProbeWork: Bool {
+        !pendingProbeResponses.isEmpty || paths.contains { $0.validation?.isChallengePending ?? false }
+    }
+
+    init(remoteAddress: NetworkAddress, isRemoteValidated: Bool) {
+        paths = [NetworkPath(
+            id: 0, remoteAddress: remoteAddress, localAddress: nil, isRemoteValidated: isRemoteValidated,
+            isValidated: true, peerConnectionIDSequence: 0)]
+    }
+
+    func index(of id: UInt64) -> Int? { paths.firstIndex { $0.id == id } }
+    func index(remote: NetworkAddress) -> Int? { paths.firstIndex { $0.remoteAddress == remote } }
+    var activeIndex: Int { index(of: activeID) ?? 0 }
+
+    /// Adds a path and returns its index.
+    mutating func add(
+        remote: NetworkAddress, local: NetworkAddress?, isRemoteValidated: Bool, peerConnectionIDSequence: UInt64
+    ) -> Int {
+        paths.append(NetworkPath(
+            id: nextID, remoteAddress: remote, localAddress: local, isRemoteValidated: isRemoteValidated,
+            isValidated: false, peerConnectionIDSequence: peerConnectionIDSequence))
+        nextID += 1
+        return paths.count - 1
+    }
+}
+
+/// A snapshot of one path of a connection, for hooks, monitors and tests (RFC 9000 §9).
+///
+/// The selected path's RTT and congestion window are live; another path reports the values it had when it was
+/// last selected (zero if never).
+public struct PathSnapshot: Sendable, Hashable {
+    /// The path's number within its connection; the handshake path is 0.
+    public var id: UInt64
+    /// The local address packets on this path leave from, when known (nil: the endpoint's socket).
+    public var localAddress: NetworkAddress?
+    /// The peer's address on this path.
+    public var remoteAddress: NetworkAddress
+    /// Whether the connection currently sends on this path.
+    public var isSelected: Bool
+    /// Whether the path is validated (RFC 9000 §8.2).
+    public var isValidated: Bool
+    /// The smoothed and minimum RTT (RFC 9002 §5).
+    public var smoothedRTT: Duration
+    public var minRTT: Duration
+    /// The congestion window in bytes (RFC 9002 §7).
+    public var congestionWindow: Int
+    /// UDP payload bytes and datagrams sent and received on the path.
+    public var bytesSent: UInt64
+    public var bytesReceived: UInt64
+    public var datagramsSent: UInt64
+    public var datagramsReceived: UInt64
+    /// Packets declared lost while the path was selected (RFC 9002 §6.1).
+    public var packetsLost: UInt64
+    /// The largest UDP payload used on the path (RFC 9000 §14).
+    public var mtu: Int
+}
+
+/// A change to a connection's paths, polled with `TransportConnection.pollPathEvent()` (RFC 9000 §9).
+public enum TransportPathEvent: Sendable, Hashable {
+    /// A new path appeared: the handshake path, a peer's new address, or a local migration.
+    case opened(PathSnapshot)
+    /// The connection now sends on this path.
+    case selected(PathSnapshot)
+    /// The path was abandoned (validation failed, or the connection moved on); its last counters.
+    case closed(PathSnapshot)
+}
+
+/// Why `TransportConnection.migrate(to:now:)` refused (RFC 9000 §9).
+public enum MigrationError: Error, Sendable, Equatable {
+    /// Only clients initiate migration (RFC 9000 §9).
+    case notClient
+    /// Migration needs a confirmed handshake (RFC 9000 §9).
+    case handshakeNotConfirmed
+    /// The peer sent `disable_active_migration` (RFC 9000 §18.2).
+    case disabledByPeer
+    /// The peer has given us no unused connection ID to use on the new path (RFC 9000 §9.5).
+    case noSpareConnectionID
+    /// A previous migration is still being validated.
+    case migrationInProgress
+    /// The connection is closing or closed.
+    case connectionClosed
+}
+
+extension Frame {
+    /// PATH_CHALLENGE, PATH_RESPONSE, NEW_CONNECTION_ID and PADDING are probing frames (RFC 9000 §9.1).
+    var isProbing: Bool {
+        switch self {
+        case .padding, .pathChallenge, .pathResponse, .newConnectionID: true
+        default: false
+        }
+    }
+}

@@ -1,0 +1,445 @@
+/// Paths and connection migration (RFC 9000 §8.2, §9): path validation with PATH_CHALLENGE/PATH_RESPONSE, the
+/// peer's address changes (NAT rebinding or its migration), the client's own migration to a new local address,
+/// per-path anti-amplification limits and counters, and the path events hooks observe.
+///
+/// The selected path's state mirrors into the connection's existing fields (`remoteAddress`,
+/// `isAddressValidated`, the amplification counters, `recovery`), so the send and receive paths need no per-path
+/// lookups; switching paths saves those into the old `NetworkPath` and loads the new one's.
+extension TransportConnection {
+    // MARK: Public API
+
+    /// Snapshots of the connection's paths; exactly one is selected (RFC 9000 §9).
+    public var paths: [PathSnapshot] {
+        pathTable.paths.map(snapshot)
+    }
+
+    /// The id of the path the connection sends on.
+    public var selectedPathID: UInt64 { pathTable.activeID }
+
+    /// The next path change, after a `ConnectionEvent.pathsChanged` (RFC 9000 §9).
+    ///
+    /// The handshake path (id 0) exists from the start and is not reported as opened.
+    public func pollPathEvent() -> TransportPathEvent? {
+        guard !pathTable.events.isEmpty else { return nil }
+        return pathTable.events.removeFirst()
+    }
+
+    /// Client: moves the connection to a new local address (RFC 9000 §9.2), for example after the runtime
+    /// opened a new socket.
+    ///
+    /// The new path sends with an unused connection ID of the peer (RFC 9000 §9.5), starts with a fresh
+    /// congestion controller and RTT estimate unless only the port changed (RFC 9000 §9.4), and is validated with
+    /// PATH_CHALLENGE (RFC 9000 §8.2). Until validation succeeds the old path and its connection ID are kept;
+    /// if it fails, the connection falls back to the old path (RFC 9000 §9.3.2).
+    ///
+    /// - Parameters:
+    ///   - localAddress: the new local address, when known (the runtime sends from it).
+    ///   - previousLocalAddress: the old local address, when the current path does not know it yet; it decides
+    ///     whether only the port changed.
+    public func migrate(
+        to localAddress: NetworkAddress?, from previousLocalAddress: NetworkAddress? = nil, now: Instant
+    ) throws(MigrationError) {
+        guard side == .client else { throw .notClient }
+        guard state == .established || state == .handshaking else { throw .connectionClosed }
+        guard isHandshakeConfirmed else { throw .handshakeNotConfirmed }
+        guard !(peerTransportParameters?.disableActiveMigration ?? false) else { throw .disabledByPeer }
+        guard !pathTable.paths.contains(where: { $0.validation?.fallbackPathID != nil }) else {
+            throw .migrationInProgress
+        }
+        guard let spare = peerConnectionIDs.parkSpare() else { throw .noSpareConnectionID }
+        let old = pathTable.activeIndex
+        if pathTable.paths[old].localAddress == nil { pathTable.paths[old].localAddress = previousLocalAddress }
+        evictPathIfNeeded()
+        let index = pathTable.add(
+            remote: remoteAddress, local: localAddress, isRemoteValidated: true,
+            peerConnectionIDSequence: spare.sequenceNumber)
+        queuePathEvent(.opened(snapshot(pathTable.paths[index])))
+        switchPath(to: index, now: now)
+        markDirty()
+    }
+
+    /// Asks the peer to retire every connection ID we issued so far and issues fresh ones (RFC 9000 §5.1.2,
+    /// §19.15 Retire Prior To), for example to limit linkability over a long connection.
+    public func rotateLocalConnectionIDs() {
+        guard isHandshakeComplete, state == .established || state == .handshaking else { return }
+        localConnectionIDs.requestRetirement(priorTo: localConnectionIDs.nextSequenceNumber)
+        issueConnectionIDs()
+        markDirty()
+    }
+
+    // MARK: Receive side
+
+    /// Notes where the datagram being processed came from; called before its packets are processed.
+    func beginPathDatagram(from remote: NetworkAddress) {
+        pathTable.currentRemote = remote
+    }
+
+    /// Notes what path migration needs to know about a decrypted packet, before its frames are processed.
+    func beginPathPacket(packetNumber: UInt64, largestReceived: UInt64?, destination: ConnectionID) {
+        pathTable.currentPacketIsLargest = largestReceived.map { packetNumber > $0 } ?? true
+        pathTable.currentPacketIsNonProbing = false
+        pathTable.currentLocalConnectionID = destination
+    }
+
+    /// A packet from `remote` authenticated: counts it on its path and follows the peer to a new address
+    /// (RFC 9000 §9.3). Only a non-probing packet with the largest packet number so far moves the connection;
+    /// the new path is validated and limited to 3× what it received until then.
+    func onPathPacketAuthenticated(from remote: NetworkAddress, header: PacketHeader, datagramSize: Int, now: Instant) {
+        let active = pathTable.activeIndex
+        // A client knows its paths by local address, which the runtime does not report per datagram; it never
+        // follows a server to a new address (RFC 9000 §9: servers do not migrate).
+        if side == .client || remote == pathTable.paths[active].remoteAddress {
+            countReceived(datagramSize, on: active)
+            if !header.isLongHeader { pathTable.paths[active].lastLocalConnectionID = header.destinationConnectionID }
+            return
+        }
+        guard !header.isLongHeader, isHandshakeConfirmed, state == .established else { return }
+        let index: Int
+        if let known = pathTable.index(remote: remote) {
+            index = known
+        } else {
+            evictPathIfNeeded()
+            // The peer switched to another of our connection IDs: it migrated on purpose, so we use a new ID of
+            // its too (RFC 9000 §9.5); otherwise (NAT rebinding) the current one may stay.
+            var sequence = pathTable.paths[active].peerConnectionIDSequence
+            let previous = pathTable.paths[active].lastLocalConnectionID
+            if previous != nil && previous != header.destinationConnectionID, let spare = peerConnectionIDs.parkSpare() {
+                sequence = spare.sequenceNumber
+            }
+            index = pathTable.add(
+                remote: remote, local: nil, isRemoteValidated: false, peerConnectionIDSequence: sequence)
+            queuePathEvent(.opened(snapshot(pathTable.paths[index])))
+        }
+        countReceived(datagramSize, on: index)
+        if !pathTable.paths[index].isRemoteValidated {
+            pathTable.paths[index].amplificationReceived += UInt64(datagramSize)
+        }
+        pathTable.paths[index].lastLocalConnectionID = header.destinationConnectionID
+        if pathTable.currentPacketIsNonProbing && pathTable.currentPacketIsLargest {
+            switchPath(to: index, now: now)
+        }
+    }
+
+    /// PATH_CHALLENGE (RFC 9000 §8.2.2): the response goes out on the path the challenge came on.
+    func handlePathChallenge(_ data: UInt64) {
+        if let remote = pathTable.currentRemote, side == .server, remote != remoteAddress {
+            guard pathTable.pendingProbeResponses.count < 4 else { return }
+            pathTable.pendingProbeResponses.append((data, remote))
+        } else if pendingPathResponses.count < 4 {
+            pendingPathResponses.append(data)
+        }
+    }
+
+    /// PATH_RESPONSE (RFC 9000 §8.2.3): validates the path whose challenge it echoes. A server also requires it
+    /// to come from that path's address; unsolicited responses are ignored.
+    func handlePathResponse(_ data: UInt64, now: Instant) {
+        guard let index = pathTable.paths.firstIndex(where: { $0.validation?.outstanding.contains(data) ?? false })
+        else { return }
+        if side == .server, let remote = pathTable.currentRemote, remote != pathTable.paths[index].remoteAddress {
+            return
+        }
+        let fallback = pathTable.paths[index].validation?.fallbackPathID
+        pathTable.paths[index].validation = nil
+        pathTable.paths[index].isValidated = true
+        pathTable.paths[index].isRemoteValidated = true
+        if pathTable.paths[index].id == pathTable.activeID && !isAddressValidated {
+            isAddressValidated = true
+            recovery.isAmplificationLimited = false
+            recovery.rearmTimer(now: now)
+        }
+        // The migration succeeded: the old path is abandoned and its connection ID retired (RFC 9000 §9.5).
+        if let fallback, fallback != pathTable.activeID { closePath(fallback) }
+        markDirty()
+    }
+
+    // MARK: Send side
+
+    /// The address the last datagram from `pollTransmit` goes to.
+    var transmitDestination: NetworkAddress { pathTable.probeTarget?.remote ?? remoteAddress }
+
+    /// The local address the last datagram from `pollTransmit` leaves from; nil is the endpoint's socket.
+    var transmitSource: NetworkAddress? {
+        guard let probe = pathTable.probeTarget else { return pathTable.paths[pathTable.activeIndex].localAddress }
+        return probe.local
+    }
+
+    /// Whether the last datagram from `pollTransmit` was a probe for another path (not batchable with GSO).
+    var isProbeTransmit: Bool { pathTable.probeTarget != nil }
+
+    /// Counts a datagram sent on the selected path.
+    func recordPathDatagramSent(size: Int) {
+        let active = pathTable.activeIndex
+        pathTable.paths[active].counters.bytesSent += UInt64(size)
+        pathTable.paths[active].counters.datagramsSent += 1
+    }
+
+    /// Counts packets declared lost; they are attributed to the selected path.
+    func recordPathPacketsLost(_ count: Int) {
+        let active = pathTable.activeIndex
+        pathTable.paths[active].counters.packetsLost += UInt64(count)
+    }
+
+    /// Writes a path-validation datagram (PATH_CHALLENGE and/or PATH_RESPONSE, padded to 1200 bytes within the
+    /// path's anti-amplification budget, RFC 9000 §8.2.1) when one is owed; called first by `pollTransmit`.
+    func pollPathProbe(now: Instant, into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+        pathTable.probeTarget = nil
+        guard pathTable.hasProbeWork, isHandshakeComplete, state == .established || state == .handshaking,
+            let keys = space(.application).localKeys
+        else { return nil }
+        // Pick the path: a pending response first (the peer waits on it), else a pending challenge.
+        var responseRemote: NetworkAddress?
+        var index: Int?
+        if let first = pathTable.pendingProbeResponses.first {
+            responseRemote = first.remote
+            index = pathTable.index(remote: first.remote)
+        } else {
+            index = pathTable.paths.firstIndex { $0.validation?.isChallengePending ?? false }
+        }
+        let isActive = index.map { pathTable.paths[$0].id == pathTable.activeID } ?? false
+        guard let remote = responseRemote ?? index.map({ pathTable.paths[$0].remoteAddress }) else { return nil }
+        let budget: Int
+        if isActive {
+            let allowed = amplificationBytesReceived * 3
+            budget = isAddressValidated ? .max
+                : (allowed > amplificationBytesSent ? Int(clamping: allowed - amplificationBytesSent) : 0)
+        } else {
+            budget = index.map { pathTable.paths[$0].amplificationBudget } ?? 0
+        }
+        let size = min(1200, budget, buffer.count)
+        guard size >= Self.minimumPacketBudget + keys.tagLength else {
+            // Blocked by the anti-amplification limit: drop responses we cannot send; challenges wait.
+            if responseRemote != nil { pathTable.pendingProbeResponses.removeFirst() }
+            return nil
+        }
+        let connectionID = index.flatMap { peerConnectionIDs.entry(pathTable.paths[$0].peerConnectionIDSequence) }?
+            .connectionID ?? destinationConnectionID
+        let application = space(.application)
+        let packetNumber = application.nextPacketNumber
+        let packetNumberLength = PacketNumber.encodedLength(
+            packetNumber: packetNumber, largestAcknowledged: application.largestAckedPacket)
+        let payloadLimit = size - keys.tagLength
+        var writer = ByteWriter(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<payloadLimit]), position: 0)
+        PacketWriter.writeShortHeader(
+            into: &writer, destinationConnectionID: connectionID, packetNumber: packetNumber,
+            packetNumberLength: packetNumberLength, keyPhase: keyPhase)
+        let packetNumberOffset = writer.position - packetNumberLength
+        var frames: [SentFrame] = []
+        if let responseRemote {
+            while let first = pathTable.pendingProbeResponses.first(where: { $0.remote == responseRemote }),
+                writer.remaining >= 9
+            {
+                Frame.pathResponse(data: first.data).encode(into: &writer)
+                frames.append(.pathResponse(first.data))
+                if let position = pathTable.pendingProbeResponses.firstIndex(where: {
+                    $0.remote == responseRemote && $0.data == first.data
+                }) {
+                    pathTable.pendingProbeResponses.remove(at: position)
+                }
+            }
+        }
+        if let index, pathTable.paths[index].validation?.isChallengePending ?? false, writer.remaining >= 9 {
+            let data = context.random.next()
+            Frame.pathChallenge(data: data).encode(into: &writer)
+            frames.append(.pathChallenge(data))
+            let interval = isActive ? recovery.rtt.probeTimeoutBase : RTTEstimator().probeTimeoutBase
+            pathTable.paths[index].validation?.outstanding.append(data)
+            pathTable.paths[index].validation?.isChallengePending = false
+            pathTable.paths[index].validation?.attempts += 1
+            pathTable.paths[index].validation?.retryAt = now + interval
+        }
+        // PADDING to the datagram size (RFC 9000 §8.2.1).
+        let payloadEnd = writer.position
+        if payloadEnd < payloadLimit {
+            UnsafeMutableRawBufferPointer(rebasing: buffer[payloadEnd..<payloadLimit])
+                .initializeMemory(as: UInt8.self, repeating: 0)
+        }
+        application.nextPacketNumber += 1
+        let packet = OpenPacket(
+            level: .application, headerStart: 0, lengthOffset: nil, packetNumberOffset: packetNumberOffset,
+            packetNumberLength: packetNumberLength, packetNumber: packetNumber, payloadEnd: payloadLimit,
+            isAckEliciting: true, frameCount: frames.count)
+        let end = sealWithoutRecording(packet, buffer: buffer)
+        guard end > 0 else { return nil }
+        recovery.onPacketSent(
+            SentPacket(packetNumber: packetNumber, timeSent: now, size: end, isAckEliciting: true, frames: frames),
+            space: .application, now: now)
+        counters.bytesSent += UInt64(end)
+        counters.packetsSent += 1
+        if isActive {
+            if !isAddressValidated { amplificationBytesSent += UInt64(end) }
+            recordPathDatagramSent(size: end)
+        } else {
+            if let index {
+                if !pathTable.paths[index].isRemoteValidated {
+                    pathTable.paths[index].amplificationSent += UInt64(end)
+                }
+                pathTable.paths[index].counters.bytesSent += UInt64(end)
+                pathTable.paths[index].counters.datagramsSent += 1
+            }
+            pathTable.probeTarget = (remote, index.flatMap { pathTable.paths[$0].localAddress })
+        }
+        return end
+    }
+
+    // MARK: Timers
+
+    /// The earliest path-validation retry or deadline (RFC 9000 §8.2.4).
+    func nextPathTimeout() -> Instant? {
+        var earliest: Instant?
+        for path in pathTable.paths {
+            guard let validation = path.validation else { continue }
+            for instant in [validation.retryAt, validation.deadline] {
+                guard let instant else { continue }
+                if earliest.map({ instant < $0 }) ?? true { earliest = instant }
+            }
+        }
+        return earliest
+    }
+
+    /// Retries PATH_CHALLENGE once a PTO passes without an answer, and gives up at the validation deadline:
+    /// the connection falls back to the previous path (RFC 9000 §8.2.4, §9.3.2).
+    func handlePathTimeout(now: Instant) {
+        var failed: [UInt64] = []
+        for index in pathTable.paths.indices {
+            guard let validation = pathTable.paths[index].validation else { continue }
+            if now >= validation.deadline {
+                failed.append(pathTable.paths[index].id)
+            } else if let retryAt = validation.retryAt, now >= retryAt {
+                pathTable.paths[index].validation?.retryAt = nil
+                pathTable.paths[index].validation?.isChallengePending = true
+            }
+        }
+        for id in failed { failValidation(id, now: now) }
+    }
+
+    private func failValidation(_ id: UInt64, now: Instant) {
+        guard let index = pathTable.index(of: id) else { return }
+        let fallback = pathTable.paths[index].validation?.fallbackPathID
+        pathTable.paths[index].validation = nil
+        if id == pathTable.activeID {
+            guard let fallback, let fallbackIndex = pathTable.index(of: fallback) else {
+                // Nowhere to go back to: keep the path; the idle timeout ends a dead connection (RFC 9000 §9.3.2).
+                return
+            }
+            switchPath(to: fallbackIndex, now: now)
+        }
+        closePath(id)
+    }
+
+    // MARK: Switching and closing paths
+
+    /// Makes `index` the selected path: saves the old path's recovery state and loads (or resets) the new
+    /// one's, switches the peer connection ID, and starts validation if needed (RFC 9000 §9.3, §9.4, §9.5).
+    func switchPath(to index: Int, now: Instant) {
+        let old = pathTable.activeIndex
+        guard index != old else { return }
+        let oldPTO = recovery.rtt.probeTimeoutBase
+        // Save the outgoing path's state.
+        pathTable.paths[old].isRemoteValidated = isAddressValidated
+        pathTable.paths[old].amplificationReceived = amplificationBytesReceived
+        pathTable.paths[old].amplificationSent = amplificationBytesSent
+        pathTable.paths[old].savedRecovery = SavedRecovery(
+            rtt: recovery.rtt, congestionController: recovery.congestionController)
+        pathTable.paths[old].peerConnectionIDSequence = peerConnectionIDs.active.sequenceNumber
+
+        // Load the new one's.
+        let path = pathTable.paths[index]
+        if let saved = path.savedRecovery {
+            recovery.rtt = saved.rtt
+            recovery.congestionController = saved.congestionController
+            pathTable.paths[index].savedRecovery = nil
+        } else if !Self.isPortOnlyChange(from: pathTable.paths[old], to: path) {
+            // A new path starts over: its capacity and delay are unknown (RFC 9000 §9.4).
+            recovery.rtt = RTTEstimator()
+            recovery.congestionController = makeCongestionController()
+        }
+        pacer = Pacer(maxDatagramSize: maxDatagramSize)
+        updatePacing()
+        remoteAddress = path.remoteAddress
+        isAddressValidated = path.isRemoteValidated
+        amplificationBytesReceived = path.amplificationReceived
+        amplificationBytesSent = path.amplificationSent
+        if !peerConnectionIDs.reactivate(path.peerConnectionIDSequence) {
+            pathTable.paths[index].peerConnectionIDSequence = peerConnectionIDs.active.sequenceNumber
+        }
+        pathTable.activeID = path.id
+        recovery.isAmplificationLimited = false
+        recovery.rearmTimer(now: now)
+        if !path.isValidated && path.validation == nil {
+            // Three PTOs, the larger of the old path's and a new path's (RFC 9000 §8.2.4).
+            let timeout = max(oldPTO, RTTEstimator().probeTimeoutBase) * 3
+            pathTable.paths[index].validation = PathValidation(
+                deadline: now + timeout,
+                fallbackPathID: pathTable.paths[old].isValidated ? pathTable.paths[old].id : nil)
+        }
+        queuePathEvent(.selected(snapshot(pathTable.paths[index])))
+        markDirty()
+    }
+
+    /// Forgets a path that is not selected, retiring its connection ID if no other path uses it.
+    func closePath(_ id: UInt64) {
+        guard id != pathTable.activeID, let index = pathTable.index(of: id) else { return }
+        let path = pathTable.paths.remove(at: index)
+        let sequence = path.peerConnectionIDSequence
+        let stillUsed = sequence == peerConnectionIDs.active.sequenceNumber
+            || pathTable.paths.contains { $0.peerConnectionIDSequence == sequence }
+        if !stillUsed { peerConnectionIDs.retireParked(sequence) }
+        pathTable.pendingProbeResponses.removeAll { $0.remote == path.remoteAddress && $0.remote != remoteAddress }
+        for other in pathTable.paths.indices where pathTable.paths[other].validation?.fallbackPathID == id {
+            pathTable.paths[other].validation?.fallbackPathID = nil
+        }
+        queuePathEvent(.closed(snapshot(path)))
+    }
+
+    /// Keeps at most four paths: drops the oldest one that is neither selected nor a fallback.
+    private func evictPathIfNeeded() {
+        guard pathTable.paths.count >= 4 else { return }
+        let fallbacks = Set(pathTable.paths.compactMap { $0.validation?.fallbackPathID })
+        if let victim = pathTable.paths.first(where: { $0.id != pathTable.activeID && !fallbacks.contains($0.id) }) {
+            closePath(victim.id)
+        }
+    }
+
+    private static func isPortOnlyChange(from old: NetworkPath, to new: NetworkPath) -> Bool {
+        guard old.remoteAddress.ipBytes == new.remoteAddress.ipBytes else { return false }
+        switch (old.localAddress, new.localAddress) {
+        case (nil, nil): return true
+        case (let before?, let after?): return before.ipBytes == after.ipBytes
+        default: return false
+        }
+    }
+
+    private func makeCongestionController() -> any CongestionController {
+        switch config.congestionControl {
+        case .cubic: Cubic(maxDatagramSize: maxDatagramSize)
+        case .newReno: NewReno(maxDatagramSize: maxDatagramSize)
+        }
+    }
+
+    private func countReceived(_ size: Int, on index: Int) {
+        guard size > 0 else { return }
+        pathTable.paths[index].counters.bytesReceived += UInt64(size)
+        pathTable.paths[index].counters.datagramsReceived += 1
+    }
+
+    private func queuePathEvent(_ event: TransportPathEvent) {
+        if pathTable.events.isEmpty { events.append(.pathsChanged) }
+        // Bounded: a runtime that never polls loses the oldest changes, not memory.
+        if pathTable.events.count >= 32 { pathTable.events.removeFirst() }
+        pathTable.events.append(event)
+    }
+
+    private func snapshot(_ path: NetworkPath) -> PathSnapshot {
+        let isSelected = path.id == pathTable.activeID
+        let rtt = isSelected ? recovery.rtt : path.savedRecovery?.rtt
+        let window = isSelected
+            ? recovery.congestionController.congestionWindow : path.savedRecovery?.congestionController.congestionWindow
+        return PathSnapshot(
+            id: path.id, localAddress: path.localAddress, remoteAddress: path.remoteAddress, isSelected: isSelected,
+            isValidated: path.isValidated, smoothedRTT: rtt?.smoothedRTT ?? .zero, minRTT: rtt?.minRTT ?? .zero,
+            congestionWindow: window ?? 0, bytesSent: path.counters.bytesSent,
+            bytesReceived: path.counters.bytesReceived, datagramsSent: path.counters.datagramsSent,
+            datagramsReceived: path.counters.datagramsReceived, packetsLost: path.counters.packetsLost,
+            mtu: isSelected ? maxDatagramSize : 1200)
+    }
+}
