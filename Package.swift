@@ -100,6 +100,18 @@ var targets: [Target] = [
     ),
 ]
 
+/// Runnable hook examples (Examples/README.md): each is one self-contained `main.swift` that runs two or three
+/// endpoints on 127.0.0.1 in one process, prints what happened and exits 0. Scripts/test runs every one.
+let exampleNames = ["hooks-log", "hooks-reject", "hooks-auth", "hooks-monitor", "hooks-remote-map", "hooks-policy"]
+targets += exampleNames.map { name in
+    .executableTarget(
+        name: name,
+        dependencies: ["Ferry", .product(name: "Logging", package: "swift-log")],
+        path: "Examples/\(name)",
+        swiftSettings: swiftSettings
+    )
+}
+
 /// Test targets. `FERRY_TEST_TARGETS=FerryWireTests,FerryCryptoTests swift test` builds only the named ones,
 /// which keeps a focused edit-test loop from compiling every other test module.
 let testTargets: [Target] = [
@@ -141,7 +153,7 @@ let package = Package(
         .executable(name: "ferry", targets: ["FerryCLI"]),
         .executable(name: "ferry-bench", targets: ["FerryBench"]),
         .executable(name: "ferryd", targets: ["ferryd"]),
-    ],
+    ] + exampleNames.map { .executable(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),

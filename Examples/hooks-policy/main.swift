@@ -1,8 +1,9 @@
 import Ferry
+import Foundation
 import Logging
 
-// A tour of Ferry's hooks (docs/hooks.md). One process runs a server Router with three hooks and lifecycle
-// hooks, then dials it from a trusted and an untrusted client and prints what happened.
+// hooks-policy: a tour of Ferry's hooks (docs/hooks.md). One process runs a server Router with three hooks and
+// lifecycle hooks, then dials it from a trusted and an untrusted client and prints what happened.
 
 /// Admits only known endpoint ids, on both sides: before dialing and after the handshake proves the peer's id.
 struct AllowList: EndpointHooks {
@@ -117,8 +118,15 @@ do {
 // The stranger gets through TLS (ids are self-certifying) but the server's hook closes it with 0x403.
 let strangerClient = try await Endpoint.bind(host: "127.0.0.1", identity: stranger, alpns: [])
 let rejected = try await strangerClient.connect(to: router.endpoint.address, alpn: "greet/1")
-print("stranger: \(await rejected.closed)")
+let strangerReason = await rejected.closed
+print("stranger: \(strangerReason)")
 
 await trustedClient.close()
 await strangerClient.close()
 await router.shutdown()
+
+guard strangerReason == .applicationClosed(errorCode: 0x403, reason: "not on the allow list", by: .peer) else {
+    print("hooks-policy: FAILED: the stranger was not refused with 0x403")
+    exit(1)
+}
+print("hooks-policy: ok")
