@@ -20,7 +20,7 @@ extension TransportConnection {
         parameters.initialMaxStreamsUni = config.maxConcurrentUnidirectionalStreams
         parameters.ackDelayExponent = UInt64(config.ackDelayExponent)
         parameters.maxAckDelay = UInt64(config.maxAckDelay.nanosecondsClamped / 1_000_000)
-        parameters.disableActiveMigration = true
+        parameters.disableActiveMigration = !config.allowsActiveMigration
         parameters.activeConnectionIDLimit = max(2, config.activeConnectionIDLimit)
         parameters.initialSourceConnectionID = sourceConnectionID
         parameters.maxDatagramFrameSize = config.maxDatagramFrameSize.map { UInt64($0) }

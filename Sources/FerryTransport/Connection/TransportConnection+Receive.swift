@@ -13,7 +13,8 @@ extension TransportConnection {
             return
         }
         counters.bytesReceived += UInt64(datagram.count)
-        if !isAddressValidated { amplificationBytesReceived += UInt64(datagram.count) }
+        // Only datagrams from the selected path's address raise its anti-amplification budget (RFC 9000 §8.1).
+        if !isAddressValidated && remote == remoteAddress { amplificationBytesReceived += UInt64(datagram.count) }
         beginPathDatagram(from: remote)
         var offset = 0
         while offset < datagram.count, state != .closed, state != .draining {
@@ -255,6 +256,7 @@ extension TransportConnection {
                 return nil
             }
             if frame.isAckEliciting { isAckEliciting = true }
+            if !frame.isProbing { pathTable.currentPacketIsNonProbing = true }
             if !frame.isProbing { pathTable.currentPacketIsNonProbing = true }
             do {
                 try handleFrame(frame, level: level, now: now)

@@ -37,6 +37,9 @@ public struct TransportConfig: Sendable {
     public var maxAckDelay: Duration = .milliseconds(25)
     /// How many connection IDs this side is willing to store from the peer (RFC 9000 §5.1.1).
     public var activeConnectionIDLimit: UInt64 = 4
+    /// Whether the peer may migrate to a new local address (RFC 9000 §9); false sends `disable_active_migration`
+    /// (RFC 9000 §18.2). A NAT rebinding is followed either way.
+    public var allowsActiveMigration: Bool = true
     /// When set, an ack-eliciting PING is sent after this much send inactivity, keeping the connection and NAT
     /// bindings alive (RFC 9000 §10.1.2).
     public var keepAliveInterval: Duration? = nil
