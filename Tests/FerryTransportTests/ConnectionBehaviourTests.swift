@@ -155,9 +155,13 @@ final class ConnectionBehaviourTests: XCTestCase {
         initial[1...4] = [0, 0, 0, 1]
         initial[5] = 8
         network.inject(initial, to: .server)
-        network.inject([0x40] + [UInt8](repeating: 7, count: 60), to: .server)
         network.runUntilIdle(timeLimit: .seconds(1))
         XCTAssertEqual(responses, 0)
+        // An unknown short header is answered by a stateless reset instead (RFC 9000 §10.3; StatelessResetTests).
+        network.inject([0x40] + [UInt8](repeating: 7, count: 60), to: .server)
+        network.runUntilIdle(timeLimit: .seconds(1))
+        XCTAssertGreaterThan(responses, 0)
+        XCTAssertEqual(network.server.statelessResetsSent, UInt64(responses))
         XCTAssertEqual(network.server.connectionCount, 0)
     }
 
