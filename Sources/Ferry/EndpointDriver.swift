@@ -145,7 +145,8 @@ final class EndpointDriver: ChannelInboundHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
+        // After `rebind` (Endpoint+Rebind.swift) the old socket's events no longer concern the driver.
+        if self.context === context { self.context = nil }
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -220,6 +221,7 @@ final class EndpointDriver: ChannelInboundHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        guard self.context === context else { return context.fireChannelWritabilityChanged() }
         isWritable = context.channel.isWritable
         if isWritable { drive() }
         context.fireChannelWritabilityChanged()
@@ -231,7 +233,7 @@ final class EndpointDriver: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if state != .closed {
+        if state != .closed, self.context === context {
             logger.debug("socket closed")
             finishClose(channelAlreadyClosed: true)
         }
