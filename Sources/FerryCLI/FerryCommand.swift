@@ -13,12 +13,12 @@ struct FerryCommand: AsyncParsableCommand {
         discussion: """
             An endpoint is identified by its Ed25519 public key, written as 64 lowercase hex characters \
             (the endpoint id). Peers dial ID@host:port and the TLS handshake proves the key. \
-            status, connections, remotes, reload and check-config talk to ferryd over its control socket \
+            connect opens a stream to a ferryd service; status, connections, remotes, reload and check-config talk to ferryd over its control socket \
             (docs/daemon.md); --json prints the daemon's JSON answer.
             """,
         subcommands: [
             KeygenCommand.self, IDCommand.self, StatusCommand.self, ConnectionsCommand.self, RemotesCommand.self,
-            ReloadCommand.self, CheckConfigCommand.self,
+            ReloadCommand.self, CheckConfigCommand.self, ConnectCommand.self,
         ]
     )
 }

@@ -40,7 +40,10 @@ extension Daemon {
             },
             hooks: config.hooks.map { "\($0.name) (\($0.kind.typeName))" },
             configFile: config.file,
-            lastReload: lastReload
+            lastReload: lastReload,
+            metrics: config.metrics.flatMap { settings in
+                metricsPort.map { HostPort(host: settings.listen.host, port: UInt16(clamping: $0)).description }
+            }
         )
     }
 

@@ -100,7 +100,7 @@ public final class Daemon: Sendable {
             registry: registry,
             engine: engine,
             eventLoopGroup: eventLoopGroup,
-            runtimeRunsHooks: false,
+            runtimeRunsHooks: true,
             logLevelControl: logLevelControl
         )
         let daemon = Daemon(context: context, notifier: notifier, endpointID: identity.id, config: config)
@@ -129,6 +129,12 @@ public final class Daemon: Sendable {
         state.withLock { $0.plugins = plugins }
         var endpointConfiguration = EndpointConfiguration(logger: context.logger)
         endpointConfiguration.eventLoopGroup = context.eventLoopGroup
+        // The runtime runs the engine as the endpoint's only hook: the incoming filter (allow-ips, deny-ips,
+        // rate-limit, plugins) before any handshake work, `afterHandshake` (allow/deny-endpoints,
+        // max-connections, plugins) before a service or tunnel sees the connection, and `beforeConnect` before
+        // a tunnel dials. The engine swaps its own chain on reload and bounds each configured hook by
+        // `hook_timeout`, so the outer deadline is only a backstop.
+        let hooks = HookChain([context.engine], deadline: .seconds(3600), failureErrorCode: policyRejectionCode)
         var routers: [Router] = []
         for address in config.endpoint.listen {
             let endpoint = try await Endpoint.bind(
@@ -136,7 +142,8 @@ public final class Daemon: Sendable {
                 port: Int(address.port),
                 identity: identity,
                 alpns: config.services.map(\.alpn),
-                configuration: endpointConfiguration
+                configuration: endpointConfiguration,
+                hooks: hooks
             )
             var handlers: [String: any ProtocolHandler] = [:]
             for service in config.services {

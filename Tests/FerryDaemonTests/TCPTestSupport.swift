@@ -53,7 +53,7 @@ final class TCPEchoServer: @unchecked Sendable {
 }
 
 /// A blocking TCP client with a receive timeout.
-final class TCPTestClient {
+final class TCPTestClient: @unchecked Sendable {
     let descriptor: Int32
 
     init(port: Int, timeoutSeconds: Int = 10) throws {

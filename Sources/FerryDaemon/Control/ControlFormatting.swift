@@ -14,6 +14,7 @@ public enum ControlFormatting {
             "hooks        \(status.hooks.isEmpty ? "-" : status.hooks.joined(separator: ", "))",
             "config       \(status.configFile)",
         ]
+        if let metrics = status.metrics { lines.append("metrics      http://\(metrics)/metrics") }
         if let reload = status.lastReload {
             lines.append("last reload  \(reload.ok ? "ok" : "FAILED: \(reload.error ?? "")") at \(reload.time)")
         }

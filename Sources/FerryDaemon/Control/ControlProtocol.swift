@@ -29,10 +29,12 @@ public struct ControlStatus: Codable, Sendable, Equatable {
     public var hooks: [String]
     public var configFile: String
     public var lastReload: ControlReload?
+    /// The bound Prometheus listener (`ip:port`), when metrics are enabled.
+    public var metrics: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case endpointID = "endpoint_id"
-        case listen, pid
+        case listen, pid, metrics
         case uptimeSeconds = "uptime_seconds"
         case connections, services, tunnels, hooks
         case configFile = "config_file"

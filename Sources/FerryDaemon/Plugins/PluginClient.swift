@@ -198,6 +198,7 @@ public final class PluginClient: Sendable {
                 return waiters
             }
             for waiter in waiters { waiter.resume() }
+            logger.info("plugin ready", metadata: ["hook": "\(name)", "version": "\(PluginProtocol.version)"])
             return
         }
         guard let id = response.id else {
