@@ -103,4 +103,80 @@ final class HookPathEventTests: XCTestCase {
         let count = await consumer.value
         XCTAssertEqual(count, 0)
     }
+
+    // MARK: Migration end to end (RFC 9000 §9)
+
+    /// Takes `count` events from `events`, or fewer if the sequence ends.
+    private static func take(_ count: Int, from events: PathEvents) async -> [PathEvent] {
+        var iterator = events.makeAsyncIterator()
+        var taken: [PathEvent] = []
+        while taken.count < count, let event = await iterator.next() { taken.append(event) }
+        return taken
+    }
+
+    private static func summary(_ events: [PathEvent]) -> [String] {
+        events.map { event in
+            switch event {
+            case .opened(let path): "opened \(path.id.rawValue)"
+            case .selected(let path): "selected \(path.id.rawValue)"
+            case .closed(let id, _): "closed \(id.rawValue)"
+            case .lagged(let missed): "lagged \(missed)"
+            }
+        }
+    }
+
+    func testRebindMidTransferMigratesWithPathEventsAndEchoesByteExact() async throws {
+        let server = try await TestServer()
+        let client = try await Endpoint.bind(host: "127.0.0.1", identity: .generate(), alpns: [])
+        try await closing([client], servers: [server]) {
+            try await withTimeout(30) {
+                let connection = try await client.connect(to: server.endpoint.address, alpn: "echo/1")
+                let accepted = await server.nextAccepted()
+                let serverConnection = try XCTUnwrap(accepted)
+                let serverEvents = await serverConnection.pathEvents()
+                let clientEvents = await connection.pathEvents()
+                let initialPaths = await connection.paths()
+                XCTAssertEqual(initialPaths.map(\.id), [PathID(rawValue: 0)])
+                let (send, receive) = try await connection.openBidirectionalStream()
+                let payload = (0..<1_000_000).map { UInt8(truncatingIfNeeded: $0 % 251) }
+                let reader = Task { () throws -> [UInt8] in
+                    var echoed: [UInt8] = []
+                    while let bytes = try await receive.read() { echoed += bytes }
+                    return echoed
+                }
+                let half = payload.count / 2
+                for start in stride(from: 0, to: half, by: 50_000) {
+                    try await send.write(Array(payload[start..<min(start + 50_000, half)]))
+                }
+                let oldAddress = await client.currentLocalAddress()
+                let newAddress = try await client.rebind(host: "127.0.0.1")
+                XCTAssertNotEqual(newAddress.port, oldAddress.port)
+                let reported = await client.currentLocalAddress()
+                XCTAssertEqual(reported, newAddress)
+                for start in stride(from: half, to: payload.count, by: 50_000) {
+                    try await send.write(Array(payload[start..<min(start + 50_000, payload.count)]))
+                }
+                try await send.finish()
+                let echoed = try await reader.value
+                XCTAssertEqual(echoed.count, payload.count)
+                XCTAssertTrue(echoed == payload, "echo intact across the rebind")
+
+                let clientSeen = await Self.take(3, from: clientEvents)
+                XCTAssertEqual(Self.summary(clientSeen), ["opened 1", "selected 1", "closed 0"])
+                let serverSeen = await Self.take(3, from: serverEvents)
+                XCTAssertEqual(Self.summary(serverSeen), ["opened 1", "selected 1", "closed 0"])
+                if case .closed(_, let lastStats)? = serverSeen.last {
+                    XCTAssertGreaterThan(lastStats.bytesReceived, 0, "the old path's counters")
+                }
+                let serverPaths = await serverConnection.paths()
+                XCTAssertEqual(serverPaths.count, 1)
+                XCTAssertEqual(serverPaths.first?.remoteAddress.port, newAddress.port)
+                XCTAssertEqual(serverPaths.first?.isSelected, true)
+                XCTAssertGreaterThan(serverPaths.first?.stats.datagramsReceived ?? 0, 0)
+                let clientPaths = await connection.paths()
+                XCTAssertEqual(clientPaths.map(\.id), [PathID(rawValue: 1)])
+                XCTAssertEqual(clientPaths.first?.localAddress.port, newAddress.port)
+            }
+        }
+    }
 }
