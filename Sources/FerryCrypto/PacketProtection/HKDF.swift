@@ -66,28 +66,70 @@ public enum HKDF {
         return try expand(secret: secret, info: info, length: length, hash: hash)
     }
 
-    /// One HMAC computation with OpenSSL's one-shot `HMAC()`.
+    /// One HMAC computation (RFC 2104) over SHA-256 or SHA-384 digests fetched once per process.
+    ///
+    /// OpenSSL 3.0's one-shot `HMAC()` fetches the HMAC implementation and the digest by name on every call (a
+    /// lock and a name-map search each); a handshake runs some 30 HMACs, so this computes
+    /// `H((K ^ opad) || H((K ^ ipad) || data))` with pre-fetched `EVP_MD`s instead.
     static func hmac(key: [UInt8], data: [UInt8], hash: HashAlgorithm) throws(PacketProtectionError) -> [UInt8] {
-        var output = [UInt8](repeating: 0, count: 64)
-        var outputLength: UInt32 = 0
-        let result = key.withUnsafeBufferPointer { keyBuffer in
-            data.withUnsafeBufferPointer { dataBuffer in
-                output.withUnsafeMutableBufferPointer { outputBuffer in
-                    HMAC(
-                        hash.evpDigest,
-                        keyBuffer.baseAddress,
-                        Int32(keyBuffer.count),
-                        dataBuffer.baseAddress,
-                        dataBuffer.count,
-                        outputBuffer.baseAddress,
-                        &outputLength
-                    )
-                }
-            }
-        }
-        guard result != nil, Int(outputLength) == hash.digestLength else {
+        guard let digest = FetchedDigest.digest(for: hash), let context = EVP_MD_CTX_new() else {
             throw PacketProtectionFailure.failure("HMAC")
         }
-        return Array(output.prefix(Int(outputLength)))
+        defer { EVP_MD_CTX_free(context) }
+        let blockSize = FetchedDigest.blockSize(for: hash)
+        var keyBlock = [UInt8](repeating: 0, count: blockSize)
+        if key.count > blockSize {
+            let hashedKey = try FetchedDigest.hash([key], digest: digest, context: context, length: hash.digestLength)
+            keyBlock.replaceSubrange(0..<hashedKey.count, with: hashedKey)
+        } else {
+            keyBlock.replaceSubrange(0..<key.count, with: key)
+        }
+        defer { for index in keyBlock.indices { keyBlock[index] = 0 } }
+        var pad = keyBlock.map { $0 ^ 0x36 }
+        let inner = try FetchedDigest.hash([pad, data], digest: digest, context: context, length: hash.digestLength)
+        for index in pad.indices { pad[index] = keyBlock[index] ^ 0x5C }
+        defer { for index in pad.indices { pad[index] = 0 } }
+        return try FetchedDigest.hash([pad, inner], digest: digest, context: context, length: hash.digestLength)
+    }
+}
+
+/// SHA-256 and SHA-384 fetched once (OpenSSL 3 explicit fetch), so key derivation does no per-call lookup.
+enum FetchedDigest {
+    // nonisolated(unsafe): fetched EVP_MD objects are immutable and reference-counted atomically, so OpenSSL
+    // allows sharing them between threads; they live for the whole process.
+    nonisolated(unsafe) static let sha256 = EVP_MD_fetch(nil, "SHA256", nil)
+    nonisolated(unsafe) static let sha384 = EVP_MD_fetch(nil, "SHA384", nil)
+
+    static func digest(for hash: HashAlgorithm) -> OpaquePointer? {
+        switch hash {
+        case .sha256: sha256
+        case .sha384: sha384
+        }
+    }
+
+    /// The HMAC block size (RFC 2104 §2): 64 bytes for SHA-256, 128 for SHA-384.
+    static func blockSize(for hash: HashAlgorithm) -> Int {
+        switch hash {
+        case .sha256: 64
+        case .sha384: 128
+        }
+    }
+
+    /// The digest of the concatenated `parts`, computed on the reusable `context`.
+    static func hash(
+        _ parts: [[UInt8]], digest: OpaquePointer, context: OpaquePointer, length: Int
+    ) throws(PacketProtectionError) -> [UInt8] {
+        guard EVP_DigestInit_ex2(context, digest, nil) == 1 else { throw PacketProtectionFailure.failure("HMAC") }
+        for part in parts {
+            let updated = part.withUnsafeBytes { bytes in EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) }
+            guard updated == 1 else { throw PacketProtectionFailure.failure("HMAC") }
+        }
+        var output = [UInt8](repeating: 0, count: 64)
+        var outputLength: UInt32 = 0
+        let finished = output.withUnsafeMutableBufferPointer { buffer in
+            EVP_DigestFinal_ex(context, buffer.baseAddress, &outputLength)
+        }
+        guard finished == 1, Int(outputLength) == length else { throw PacketProtectionFailure.failure("HMAC") }
+        return Array(output.prefix(length))
     }
 }

@@ -227,11 +227,6 @@ extension OpenSSLHandshakeSession {
         guard EVP_PKEY_get_base_id(publicKey) == EVP_PKEY_ED25519 else {
             return HandshakeError(alert: HandshakeError.badCertificate, reason: "the peer's certificate key is not Ed25519")
         }
-        guard X509_verify(certificate, publicKey) == 1 else {
-            ERR_clear_error()
-            return HandshakeError(
-                alert: HandshakeError.badCertificate, reason: "the peer's certificate is not validly self-signed")
-        }
         var raw = [UInt8](repeating: 0, count: 32)
         var rawLength = raw.count
         guard EVP_PKEY_get_raw_public_key(publicKey, &raw, &rawLength) == 1, rawLength == 32,
@@ -239,6 +234,16 @@ extension OpenSSLHandshakeSession {
         else {
             ERR_clear_error()
             return HandshakeError(alert: HandshakeError.badCertificate, reason: "cannot read the peer's Ed25519 key")
+        }
+        // The self-signature check is skipped only for the exact bytes of a certificate that passed it before.
+        let der = VerifiedCertificateCache.encoding(of: certificate)
+        if der.flatMap({ VerifiedCertificateCache.shared.certifiedKey(of: $0) }) != id {
+            guard X509_verify(certificate, publicKey) == 1 else {
+                ERR_clear_error()
+                return HandshakeError(
+                    alert: HandshakeError.badCertificate, reason: "the peer's certificate is not validly self-signed")
+            }
+            if let der { VerifiedCertificateCache.shared.insert(der, certifying: id) }
         }
         if let expectedPeer, id != expectedPeer {
             return HandshakeError(
