@@ -18,11 +18,16 @@ public struct LinkConditions: Sendable {
     public var mtu: Int = 1500
     /// Link rate in bytes per second; 0 = unlimited. Datagrams queue behind each other at this rate.
     public var bandwidth: UInt64 = 0
+    /// Drop-tail limit of the bottleneck queue in bytes (only with a `bandwidth`); 0 = unlimited.
+    ///
+    /// A finite queue makes a lossless link behave like a real bottleneck: a sender that overshoots loses
+    /// packets instead of growing the round-trip time without bound.
+    public var queueLimit: Int = 0
 
     public init(
         oneWayDelay: Duration = .milliseconds(10), lossRate: Double = 0, reorderRate: Double = 0,
         reorderDelay: Duration = .milliseconds(5), duplicateRate: Double = 0, corruptRate: Double = 0,
-        mtu: Int = 1500, bandwidth: UInt64 = 0
+        mtu: Int = 1500, bandwidth: UInt64 = 0, queueLimit: Int = 0
     ) {
         self.oneWayDelay = oneWayDelay
         self.lossRate = lossRate
@@ -32,6 +37,7 @@ public struct LinkConditions: Sendable {
         self.corruptRate = corruptRate
         self.mtu = mtu
         self.bandwidth = bandwidth
+        self.queueLimit = queueLimit
     }
 }
 
@@ -49,7 +55,8 @@ public final class SimulatedNetwork {
     public private(set) var now: Instant
     public let client: TransportEndpoint
     public let server: TransportEndpoint
-    public let clientAddress: NetworkAddress
+    /// The client's address as the server sees it; `rebindClient(to:)` changes it (a NAT rebinding).
+    public private(set) var clientAddress: NetworkAddress
     public let serverAddress: NetworkAddress
     /// Conditions for client → server datagrams.
     public var clientToServer: LinkConditions
@@ -69,11 +76,27 @@ public final class SimulatedNetwork {
     public var maxSegments = 8
     /// Optional inspection of every datagram as it leaves an endpoint.
     public var onDatagram: ((Role, [UInt8]) -> Void)?
+    /// Optional drop rule, asked for every datagram as it leaves `Role` at the given time: true drops it.
+    public var dropRule: ((Role, [UInt8], Instant) -> Bool)?
+    /// Datagrams each side sent that the network dropped on purpose (loss, blackholes, drop rules, full
+    /// queues, MTU, unreachable addresses), so scenarios can prove their impairment really happened.
+    public private(set) var datagramsDropped: [Role: Int] = [.client: 0, .server: 0]
+    /// Datagrams each side sent that the network corrupted (one byte flipped).
+    public private(set) var datagramsCorrupted: [Role: Int] = [.client: 0, .server: 0]
+    /// Datagrams each side sent that the network duplicated.
+    public private(set) var datagramsDuplicated: [Role: Int] = [.client: 0, .server: 0]
+    /// Datagrams each side sent that the network held back so later ones overtook them.
+    public private(set) var datagramsReordered: [Role: Int] = [.client: 0, .server: 0]
+    /// Periods in which every datagram sent in the given direction (nil = both) is lost.
+    public private(set) var blackholes: [(start: Instant, end: Instant, from: Role?)] = []
+    /// Addresses nobody answers at any more (the client's old addresses after a rebinding).
+    public private(set) var unreachableAddresses: Set<NetworkAddress> = []
 
     fileprivate struct InFlight {
         var deliveryTime: Instant
         var sequence: UInt64
         var to: Role
+        var from: NetworkAddress
         var bytes: [UInt8]
     }
 
@@ -146,7 +169,8 @@ public final class SimulatedNetwork {
     /// Injects a raw datagram as if `from` had sent it to the other side, after the link delay.
     public func inject(_ bytes: [UInt8], to role: Role, delay: Duration = .zero) {
         sequence += 1
-        inFlight.insert(InFlight(deliveryTime: now + delay, sequence: sequence, to: role, bytes: bytes))
+        let from = role == .client ? serverAddress : clientAddress
+        inFlight.insert(InFlight(deliveryTime: now + delay, sequence: sequence, to: role, from: from, bytes: bytes))
     }
 
     private func endpoint(_ role: Role) -> TransportEndpoint { role == .client ? client : server }
@@ -169,7 +193,11 @@ public final class SimulatedNetwork {
                     datagramsSent[role, default: 0] += 1
                     sentSizes[role, default: []].append(bytes.count)
                     onDatagram?(role, bytes)
-                    send(bytes, from: role)
+                    if role == .server && unreachableAddresses.contains(transmit.destination) {
+                        datagramsDropped[role, default: 0] += 1
+                    } else {
+                        send(bytes, from: role)
+                    }
                     offset = end
                 }
             }
@@ -179,28 +207,58 @@ public final class SimulatedNetwork {
     private func send(_ bytes: [UInt8], from role: Role) {
         let conditions = role == .client ? clientToServer : serverToClient
         let destination: Role = role == .client ? .server : .client
-        guard bytes.count <= conditions.mtu else { return }
+        let source = role == .client ? clientAddress : serverAddress
+        guard bytes.count <= conditions.mtu, !isDroppedOnPurpose(bytes, from: role) else {
+            datagramsDropped[role, default: 0] += 1
+            return
+        }
         var departure = now
         if conditions.bandwidth > 0 {
             let start = max(now, linkFreeAt[role] ?? now)
+            if conditions.queueLimit > 0 {
+                let backlog = (start.nanoseconds - now.nanoseconds) * conditions.bandwidth / 1_000_000_000
+                if backlog + UInt64(bytes.count) > UInt64(conditions.queueLimit) {
+                    datagramsDropped[role, default: 0] += 1
+                    return
+                }
+            }
             let transmission = Duration.nanoseconds(UInt64(bytes.count) * 1_000_000_000 / conditions.bandwidth)
             departure = start + transmission
             linkFreeAt[role] = departure
         }
-        if random.chance(conditions.lossRate) { return }
+        if random.chance(conditions.lossRate) {
+            datagramsDropped[role, default: 0] += 1
+            return
+        }
         var copies = 1
-        if random.chance(conditions.duplicateRate) { copies = 2 }
+        if random.chance(conditions.duplicateRate) {
+            copies = 2
+            datagramsDuplicated[role, default: 0] += 1
+        }
         for _ in 0..<copies {
             var payload = bytes
             if random.chance(conditions.corruptRate), !payload.isEmpty {
                 let index = Int(random.next() % UInt64(payload.count))
                 payload[index] ^= UInt8(truncatingIfNeeded: random.next() | 1)
+                datagramsCorrupted[role, default: 0] += 1
             }
             var delivery = departure + conditions.oneWayDelay
-            if random.chance(conditions.reorderRate) { delivery = delivery + conditions.reorderDelay }
+            if random.chance(conditions.reorderRate) {
+                delivery = delivery + conditions.reorderDelay
+                datagramsReordered[role, default: 0] += 1
+            }
             sequence += 1
-            inFlight.insert(InFlight(deliveryTime: delivery, sequence: sequence, to: destination, bytes: payload))
+            inFlight.insert(
+                InFlight(deliveryTime: delivery, sequence: sequence, to: destination, from: source, bytes: payload))
         }
+    }
+
+    /// Blackholes and the drop rule, checked as a datagram leaves `role`.
+    private func isDroppedOnPurpose(_ bytes: [UInt8], from role: Role) -> Bool {
+        for hole in blackholes where hole.start <= now && now < hole.end && (hole.from ?? role) == role {
+            return true
+        }
+        return dropRule?(role, bytes, now) ?? false
     }
 
     private func collectEvents() {
@@ -233,8 +291,7 @@ public final class SimulatedNetwork {
         while let packet = inFlight.first, packet.deliveryTime <= now {
             inFlight.removeFirst()
             bytesDelivered[packet.to, default: 0] += packet.bytes.count
-            let from = packet.to == .client ? serverAddress : clientAddress
-            endpoint(packet.to).handle(datagram: packet.bytes, from: from, now: now)
+            endpoint(packet.to).handle(datagram: packet.bytes, from: packet.from, now: now)
         }
         for endpoint in [client, server] {
             if let timeout = endpoint.nextTimeout(), timeout <= now { endpoint.handleTimeout(now: now) }
@@ -267,6 +324,33 @@ public final class SimulatedNetwork {
     /// Steps until nothing is in flight and no timer is due before `timeLimit` passes.
     public func runUntilIdle(timeLimit: Duration = .seconds(60)) {
         _ = run(until: { false }, timeLimit: timeLimit)
+    }
+
+    /// Loses every datagram sent from `start` for `duration`, in one direction (`from` that side) or both.
+    ///
+    /// Models an outage (a blackhole) in the middle of a transfer: the transport must survive it through PTO
+    /// backoff and resume (RFC 9002 §6.2).
+    public func addBlackhole(from start: Instant, for duration: Duration, from side: Role? = nil) {
+        blackholes.append((start: start, end: start + duration, from: side))
+    }
+
+    /// Loses every datagram that starts with a long-header packet (Initial, 0-RTT, Handshake, Retry) sent
+    /// before `deadline`, in both directions (RFC 9002 §6.2.2 handshake loss).
+    public func dropLongHeaderPackets(until deadline: Instant) {
+        let previous = dropRule
+        dropRule = { role, bytes, now in
+            if now < deadline, let first = bytes.first, first & 0x80 != 0 { return true }
+            return previous?(role, bytes, now) ?? false
+        }
+    }
+
+    /// Moves the client to `newAddress`, as a NAT rebinding does: datagrams the client sends from now on
+    /// arrive from the new address, and datagrams sent to the old one are lost (RFC 9000 §9.3).
+    public func rebindClient(to newAddress: NetworkAddress) {
+        guard newAddress != clientAddress else { return }
+        unreachableAddresses.insert(clientAddress)
+        unreachableAddresses.remove(newAddress)
+        clientAddress = newAddress
     }
 
     /// Events of one role, without handles.

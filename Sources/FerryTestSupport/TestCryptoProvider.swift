@@ -17,6 +17,9 @@ public struct TestCryptoProvider: CryptoProvider {
     /// Use `NullPacketProtector` (no encryption, no integrity) instead of the checksum protector, to measure
     /// the transport's own cost.
     public var usesNullProtection: Bool
+    /// When set, the session sends these bytes as its transport parameters instead of the connection's own,
+    /// so tests can feed a peer malformed or forbidden parameters (RFC 9000 §7.4, §18.2).
+    public var transportParametersOverride: [UInt8]?
 
     /// Creates a provider with identity `identity` (a deterministic one from `identitySeed` by default).
     public init(identity: EndpointID? = nil, identitySeed: UInt8 = 1, serverALPNs: [[UInt8]] = [Array("test".utf8)],
@@ -46,13 +49,13 @@ public struct TestCryptoProvider: CryptoProvider {
     ) throws(HandshakeError) -> any HandshakeSession {
         TestHandshakeSession(
             side: .client, identity: identity, expectedPeer: expectedPeer, alpns: alpns,
-            localTransportParameters: localTransportParameters, failureAlert: nil, usesNullProtection: usesNullProtection)
+            localTransportParameters: transportParametersOverride ?? localTransportParameters, failureAlert: nil, usesNullProtection: usesNullProtection)
     }
 
     public func makeServerSession(localTransportParameters: [UInt8]) throws(HandshakeError) -> any HandshakeSession {
         TestHandshakeSession(
             side: .server, identity: identity, expectedPeer: nil, alpns: serverALPNs,
-            localTransportParameters: localTransportParameters, failureAlert: serverFailureAlert,
+            localTransportParameters: transportParametersOverride ?? localTransportParameters, failureAlert: serverFailureAlert,
             usesNullProtection: usesNullProtection)
     }
 
