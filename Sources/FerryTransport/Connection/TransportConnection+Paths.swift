@@ -120,14 +120,13 @@ extension TransportConnection {
         }
     }
 
-    /// PATH_CHALLENGE (RFC 9000 §8.2.2): the response goes out on the path the challenge came on.
+    /// PATH_CHALLENGE (RFC 9000 §8.2.2): the response goes out on the path the challenge came on, in a datagram
+    /// expanded to 1200 bytes unless the anti-amplification limit forbids it. A client answers on its selected
+    /// path: the runtime does not say which local address a datagram arrived on.
     func handlePathChallenge(_ data: UInt64) {
-        if let remote = pathTable.currentRemote, side == .server, remote != remoteAddress {
-            guard pathTable.pendingProbeResponses.count < 4 else { return }
-            pathTable.pendingProbeResponses.append((data, remote))
-        } else if pendingPathResponses.count < 4 {
-            pendingPathResponses.append(data)
-        }
+        let remote = side == .server ? (pathTable.currentRemote ?? remoteAddress) : remoteAddress
+        guard pathTable.pendingProbeResponses.count < 4 else { return }
+        pathTable.pendingProbeResponses.append((data, remote))
     }
 
     /// PATH_RESPONSE (RFC 9000 §8.2.3): validates the path whose challenge it echoes. A server also requires it
@@ -191,7 +190,7 @@ extension TransportConnection {
         var index: Int?
         if let first = pathTable.pendingProbeResponses.first {
             responseRemote = first.remote
-            index = pathTable.index(remote: first.remote)
+            index = first.remote == remoteAddress ? pathTable.activeIndex : pathTable.index(remote: first.remote)
         } else {
             index = pathTable.paths.firstIndex { $0.validation?.isChallengePending ?? false }
         }
