@@ -151,6 +151,9 @@ final class EndpointDriver: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         enableReceiveOffload(channel: context.channel)
+        // Report received datagrams' ECN codepoints (RFC 9000 §13.4.1); needs the bound address, so it is set
+        // here. Without it the peer's ECN validation fails and it simply stops marking.
+        try? context.channel.syncOptions?.setOption(.explicitCongestionNotification, value: true)
         context.fireChannelActive()
     }
 

@@ -53,6 +53,7 @@ extension TransportConnection {
             }
         }
         onPacketsLost(result.lost, level: level)
+        onPathPacketsSettled(acknowledged: result.newlyAcknowledged, lost: result.lost, level: level)
         updatePacing()
         // Acknowledged stream data frees send buffers: `streamWritable` events may follow.
         drainStreamEvents()

@@ -146,10 +146,7 @@ extension TransportConnection {
         recovery.hasPeerCompletedAddressValidation = true
         if !space(.initial).isDiscarded { discardSpace(.initial, now: now) }
         if !space(.handshake).isDiscarded { discardSpace(.handshake, now: now) }
-        let peerMax = Int(clamping: peerTransportParameters?.maxUDPPayloadSize ?? 1200)
-        maxDatagramSize = max(1200, min(config.maxUDPPayloadSize, peerMax))
-        recovery.congestionController.maxDatagramSize = maxDatagramSize
-                updatePacing()
+        onPathConfirmed(now: now)
         issueConnectionIDs()
         recovery.rearmTimer(now: now)
     }

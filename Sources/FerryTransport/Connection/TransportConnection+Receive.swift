@@ -145,15 +145,11 @@ extension TransportConnection {
         if !isLong {
             let phase = unprotected.firstByte & 0x04 != 0
             if phase != keyPhase {
-                if let first = currentPhaseFirstPacket, packetNumber < first, let previous = previousRemoteKeys {
-                    keys = previous
-                } else if isHandshakeConfirmed, let next = nextRemoteKeysOrDerive() {
-                    keys = next
-                    isKeyUpdate = true
-                } else {
+                guard let selected = readKeysForOtherPhase(packetNumber: packetNumber) else {
                     counters.packetsDropped += 1
                     return
                 }
+                (keys, isKeyUpdate) = selected
             }
         }
 
@@ -167,8 +163,9 @@ extension TransportConnection {
                     end: end)
             }
         } catch {
-            // RFC 9001 §5.5/§9.5: an undecryptable packet is dropped without other effect.
+            // RFC 9001 §5.5/§9.5: an undecryptable packet is dropped; it counts toward the integrity limit (§6.6).
             counters.packetsDropped += 1
+            onPacketAuthenticationFailed(now: now)
             return
         }
 
@@ -182,10 +179,9 @@ extension TransportConnection {
             counters.packetsDropped += 1
             return
         }
-        if isKeyUpdate {
-            completePeerKeyUpdate(packetNumber: packetNumber, now: now)
-        } else if !isLong && currentPhaseFirstPacket == nil {
-            currentPhaseFirstPacket = packetNumber
+        if !isLong {
+            onShortHeaderPacketOpened(
+                packetNumber: packetNumber, phase: unprotected.firstByte & 0x04 != 0, isKeyUpdate: isKeyUpdate, now: now)
         }
 
         counters.packetsReceived += 1
@@ -298,30 +294,5 @@ extension TransportConnection {
             counters.bytesReceived -= UInt64(packet.bytes.count)
             if !isAddressValidated { amplificationBytesReceived -= UInt64(packet.bytes.count) }
         }
-    }
-
-    // MARK: Key update (RFC 9001 §6)
-
-    private func nextRemoteKeysOrDerive() -> (any PacketProtector)? {
-        if let nextRemoteKeys { return nextRemoteKeys }
-        guard let current = space(.application).remoteKeys else { return nil }
-        nextRemoteKeys = try? current.makeNextKeyPhase()
-        return nextRemoteKeys
-    }
-
-    /// The peer moved to the next key phase: follow it, updating our write keys too (RFC 9001 §6.2), and keep
-    /// the old read keys for about three PTOs for reordered packets (RFC 9001 §6.5).
-    private func completePeerKeyUpdate(packetNumber: UInt64, now: Instant) {
-        let application = space(.application)
-        guard let next = nextRemoteKeys, let localKeys = application.localKeys,
-            let nextLocal = try? localKeys.makeNextKeyPhase()
-        else { return }
-        previousRemoteKeys = application.remoteKeys
-        previousRemoteKeysDeadline = now + recovery.rtt.probeTimeoutBase * 3
-        application.remoteKeys = next
-        application.localKeys = nextLocal
-        nextRemoteKeys = nil
-        keyPhase.toggle()
-        currentPhaseFirstPacket = packetNumber
     }
 }

@@ -17,6 +17,8 @@ extension TransportConnection {
         var payloadEnd: Int
         var isAckEliciting: Bool
         var frameCount: Int
+        /// A DPLPMTUD probe (TransportConnection+MTU).
+        var isMTUProbe = false
     }
 
     /// The smallest datagram worth building.
@@ -24,6 +26,7 @@ extension TransportConnection {
 
     /// Writes the next datagram into `buffer`; returns its size, or nil when there is nothing to send now.
     func pollTransmit(now: Instant, into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+        initiateKeyUpdateIfDue(now: now)
         // Path validation datagrams go first, possibly to another path (TransportConnection+Paths.swift).
         if let size = pollPathProbe(now: now, into: buffer) { return size }
         switch state {
@@ -34,7 +37,7 @@ extension TransportConnection {
         case .handshaking, .established:
             break
         }
-        var limit = min(buffer.count, maxDatagramSize)
+        var limit = datagramSizeLimit(bufferCount: buffer.count)
         if !isAddressValidated {
             let budget = amplificationBytesReceived * 3
             let remaining = budget > amplificationBytesSent ? Int(clamping: budget - amplificationBytesSent) : 0
@@ -52,6 +55,7 @@ extension TransportConnection {
         pacingDeadline = nil
         let pacingRelease = pacer.nextSendTime(now: now, packetSize: limit)
         let mayPace = pacingRelease == nil
+        if mayUseWindow, mayPace, let size = writeMTUProbeIfDue(now: now, into: buffer) { return size }
 
         var packets: (OpenPacket?, OpenPacket?, OpenPacket?) = (nil, nil, nil)
         var position = 0
@@ -226,6 +230,7 @@ extension TransportConnection {
 
         if space.level == .application && isHandshakeComplete {
             let before = sentFramesScratch.count
+            streams.flowControlClock = FlowControlClock(now: now, smoothedRTT: recovery.rtt.smoothedRTT)
             streams.writeControlFrames(into: &writer, sentFrames: &sentFramesScratch)
             if writeDatagramFrames(writer: &writer) { isAckEliciting = true }
             streams.writeStreamFrames(into: &writer, sentFrames: &sentFramesScratch)
@@ -296,7 +301,7 @@ extension TransportConnection {
     }
 
     /// Appends PADDING so the datagram ends at `target`, and so the header-protection sample exists.
-    private func pad(_ packet: inout OpenPacket, to target: Int, buffer: UnsafeMutableRawBufferPointer) {
+    func pad(_ packet: inout OpenPacket, to target: Int, buffer: UnsafeMutableRawBufferPointer) {
         let tagLength = spaces[packet.level.rawValue].localKeys?.tagLength ?? 16
         var end = packet.payloadEnd
         // RFC 9001 §5.4.2: at least 4 bytes of packet number + payload so a 16-byte sample exists.
@@ -311,7 +316,7 @@ extension TransportConnection {
 
     /// Seals a packet in place, applies header protection and records it for recovery; returns the datagram
     /// length so far.
-    private func seal(_ packet: OpenPacket, buffer: UnsafeMutableRawBufferPointer, now: Instant) -> Int {
+    func seal(_ packet: OpenPacket, buffer: UnsafeMutableRawBufferPointer, now: Instant) -> Int {
         var packet = packet
         pad(&packet, to: 0, buffer: buffer)
         let space = spaces[packet.level.rawValue]
@@ -349,8 +354,10 @@ extension TransportConnection {
         recovery.onPacketSent(
             SentPacket(
                 packetNumber: packet.packetNumber, timeSent: now, size: end - packet.headerStart,
-                isAckEliciting: packet.isAckEliciting, frames: frames),
+                isAckEliciting: packet.isAckEliciting, isMTUProbe: packet.isMTUProbe,
+                isECNMarked: recovery.ecn.isMarking, frames: frames),
             space: packet.level.packetNumberSpace, now: now)
+        if packet.level == .application { onApplicationPacketProtected(packetNumber: packet.packetNumber) }
         counters.packetsSent += 1
         if packet.isAckEliciting {
             if isFirstAckElicitingSinceReceive, let idleTimeout {

@@ -70,6 +70,7 @@ extension TransportConnection {
         case .packetsLost(let space, let packets, _):
             let level = EncryptionLevel(rawValue: space.rawValue) ?? .application
             onPacketsLost(packets, level: level)
+            onPathPacketsSettled(acknowledged: [], lost: packets, level: level)
         case .sendProbes(let space, let count):
             let level = EncryptionLevel(rawValue: space.rawValue) ?? .application
             var target = self.space(level)
@@ -79,7 +80,16 @@ extension TransportConnection {
                 target = fallback
             }
             target.probesOwed = max(target.probesOwed, count)
-            if target.level != .application {
+            if target.level == .application && !streams.hasPendingTransmit && outgoingDatagrams.isEmpty {
+                // Nothing new to send: the probes carry the oldest unacknowledged data again (RFC 9002 §6.2.4).
+                for frame in recovery.oldestOutstandingFrames(in: .application, packetLimit: count) {
+                    if case .crypto(_, let offset, let length) = frame {
+                        target.cryptoSend.onLost(offset: offset, length: length)
+                    } else {
+                        streams.onLost(frame)
+                    }
+                }
+            } else if target.level != .application {
                 // Retransmit outstanding handshake data in the probes (RFC 9002 §6.2.4).
                 for packet in recovery.outstandingPackets(in: target.level.packetNumberSpace) {
                     for frame in packet.frames {

@@ -175,6 +175,10 @@ public final class TransportConnection {
     var isKeepAlivePending = false
     /// Current maximum datagram size we send.
     var maxDatagramSize = 1200
+    /// DPLPMTUD on the path (RFC 8899); replaced when the handshake is confirmed (TransportConnection+MTU).
+    var mtuDiscovery = MTUDiscovery(maximumMTU: 1200, isEnabled: false)
+    /// Key update and AEAD limit bookkeeping (TransportConnection+KeyUpdate, RFC 9001 §6).
+    var keyUpdate = KeyUpdateState()
 
     init(
         side: Side,
@@ -223,6 +227,7 @@ public final class TransportConnection {
         }
         self.recovery = LossDetection(side: side, congestionController: controller)
         self.pacer = Pacer(maxDatagramSize: 1200)
+        self.recovery.ecn = ECNValidator(isEnabled: transport.isECNEnabled)
         sentFramesScratch.reserveCapacity(64)
         spaces[0].localKeys = initialKeys.local
         spaces[0].remoteKeys = initialKeys.remote

@@ -363,7 +363,8 @@ public final class TransportEndpoint {
                 sendQueue.append(connection)
                 compactSendQueue()
                 let transmit = Transmit(
-                    destination: connection.transmitDestination, size: total, segmentSize: segments > 1 ? size : nil,
+                    destination: connection.transmitDestination, size: total, ecn: connection.ecnCodepoint,
+                    segmentSize: segments > 1 ? size : nil,
                     source: connection.transmitSource)
                 afterTransmit(connection, now: now)
                 return transmit

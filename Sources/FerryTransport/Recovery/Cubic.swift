@@ -153,6 +153,8 @@ public final class Cubic: CongestionController {
         var largestTimeSent: Instant?
         for packet in packets where packet.isInFlight {
             bytesInFlight = max(0, bytesInFlight - packet.size)
+            // A lost PMTU probe only means the packet was too large (RFC 9000 §14.4).
+            if packet.isMTUProbe { continue }
             largestTimeSent = max(largestTimeSent ?? packet.timeSent, packet.timeSent)
         }
         guard let timeSent = largestTimeSent else { return }

@@ -34,7 +34,6 @@ struct LossDetectionSpace: Sendable {
     var timeOfLastAckElicitingPacket: Instant?
     var lossTime: Instant?
     var ackElicitingInFlight = 0
-    var ecnCECount: UInt64 = 0
     var isDiscarded = false
     /// Recently skipped packet numbers; an ACK covering one is an optimistic-ACK attack (RFC 9000 §21.4).
     var skippedPacketNumbers: [UInt64] = []
@@ -76,6 +75,8 @@ public struct LossDetection {
     var peerMaxAckDelayNanoseconds: UInt64
     /// pto_count: consecutive PTOs without an acknowledgement (RFC 9002 §6.2.1).
     public internal(set) var ptoCount = 0
+    /// ECN validation for the path (RFC 9000 §13.4.2); the connection marks packets while `ecn.isMarking`.
+    public var ecn = ECNValidator()
 
     var spaces = [LossDetectionSpace](repeating: LossDetectionSpace(), count: 3)
     var timer: Instant?
@@ -139,6 +140,23 @@ public struct LossDetection {
         return result
     }
 
+    /// The frames of the `packetLimit` oldest outstanding ack-eliciting packets in `space`, so probe-timeout
+    /// probes can retransmit data when nothing new is waiting (RFC 9002 §6.2.4). The packets stay outstanding.
+    public func oldestOutstandingFrames(in space: PacketNumberSpace, packetLimit: Int) -> [SentFrame] {
+        let queue = spaces[space.rawValue].sent
+        var frames: [SentFrame] = []
+        var packets = 0
+        var index = queue.startIndex
+        while index < queue.endIndex, packets < packetLimit {
+            if queue.state(at: index) == .outstanding, queue.isAckEliciting(at: index), !queue.isMTUProbe(at: index) {
+                frames.append(contentsOf: queue[index].packet.frames)
+                packets += 1
+            }
+            index += 1
+        }
+        return frames
+    }
+
     /// Records a sent packet (RFC 9002 §A.5 OnPacketSent).
     ///
     /// Packet numbers in a space must increase. Packets that are neither ack-eliciting nor in flight (ACK-only)
@@ -152,6 +170,7 @@ public struct LossDetection {
         }
         spaces[index].largestSentPacketNumber = packet.packetNumber
         spaces[index].sent.append(packet)
+        if packet.isECNMarked { ecn.onMarkedPacketSent() }
         if packet.isInFlight {
             if packet.isAckEliciting {
                 spaces[index].timeOfLastAckElicitingPacket = packet.timeSent
@@ -208,12 +227,14 @@ public struct LossDetection {
         var cursor = spaces[index].sent.startIndex
         let end = spaces[index].sent.endIndex
         var includesAckEliciting = false
+        var newlyAcknowledgedMarked = 0
         for range in ack.ranges.reversed() where range.upperBound <= ack.largestAcknowledged {
             cursor = max(cursor, spaces[index].sent.firstIndex(atOrAbove: range.lowerBound))
             while cursor < end {
                 if spaces[index].sent.packetNumber(at: cursor) > range.upperBound { break }
                 if spaces[index].sent.state(at: cursor) == .outstanding {
                     let packet = spaces[index].sent.settle(at: cursor, as: .acknowledged)
+                    if packet.isECNMarked { newlyAcknowledgedMarked += 1 }
                     if packet.isAckEliciting {
                         includesAckEliciting = true
                         if packet.isInFlight { spaces[index].ackElicitingInFlight -= 1 }
@@ -239,9 +260,12 @@ public struct LossDetection {
             isRTTSampled = true
         }
 
-        // ECN-CE increase is a congestion signal (RFC 9002 §B.7 ProcessECN).
-        if let ecn = ack.ecnCounts, ecn.ce > spaces[index].ecnCECount {
-            spaces[index].ecnCECount = ecn.ce
+        // Validate the ECN counts; a CE increase on a valid ACK is a congestion signal (RFC 9000 §13.4.2,
+        // RFC 9002 §B.7 ProcessECN).
+        if ecn.onAck(
+            counts: ack.ecnCounts, largestAcknowledged: ack.largestAcknowledged,
+            newlyAcknowledgedMarked: newlyAcknowledgedMarked, spaceIndex: index)
+        {
             congestionController.onECNCongestionEvent(timeSent: largestNewlyAcked.timeSent, now: now)
         }
 
@@ -281,6 +305,8 @@ public struct LossDetection {
         let congestionPeriod = persistentCongestionNanoseconds
         var runStart: Instant?
         var isPersistent = false
+        var markedLost = 0
+        defer { ecn.onMarkedPacketsLost(markedLost) }
         var cursor = spaces[index].sent.startIndex
         let end = spaces[index].sent.endIndex
         while cursor < end {
@@ -293,7 +319,10 @@ public struct LossDetection {
                 // An acknowledgement between two losses breaks the congestion period (RFC 9002 §7.6.2).
                 runStart = nil
             case .lost:
-                if spaces[index].sent.isAckEliciting(at: cursor), runStart == nil, isAfterFirstRTTSample(timeSent) {
+                // Lost PMTU probes say nothing about congestion (RFC 9000 §14.4).
+                if spaces[index].sent.isAckEliciting(at: cursor), !spaces[index].sent.isMTUProbe(at: cursor),
+                    runStart == nil, isAfterFirstRTTSample(timeSent)
+                {
                     runStart = timeSent
                 }
             case .outstanding:
@@ -304,7 +333,8 @@ public struct LossDetection {
                         spaces[index].ackElicitingInFlight -= 1
                     }
                     lostScratch.append(lostPacket)
-                    if lostPacket.isAckEliciting {
+                    if lostPacket.isECNMarked { markedLost += 1 }
+                    if lostPacket.isAckEliciting && !lostPacket.isMTUProbe {
                         if let start = runStart {
                             if lostPacket.timeSent.nanoseconds(since: start) > congestionPeriod { isPersistent = true }
                         } else if isAfterFirstRTTSample(lostPacket.timeSent) {

@@ -13,19 +13,26 @@ public struct SentPacket: Sendable, Equatable {
     public var isAckEliciting: Bool
     /// Whether the packet counts toward bytes in flight: ack-eliciting or carrying PADDING (RFC 9002 §2).
     public var isInFlight: Bool
+    /// Whether this is a DPLPMTUD probe (RFC 8899 §4.1): its loss says the packet was too large, not that the
+    /// path is congested, so it never triggers a congestion response (RFC 9000 §14.4).
+    public var isMTUProbe: Bool
+    /// Whether the packet left with the ECT(0) codepoint, for ECN validation (RFC 9000 §13.4.2).
+    public var isECNMarked: Bool
     /// The frames to act on when the packet is acknowledged or lost.
     public var frames: [SentFrame]
 
     /// Creates a record of a sent packet; `isInFlight` defaults to `isAckEliciting`.
     public init(
         packetNumber: UInt64, timeSent: Instant, size: Int, isAckEliciting: Bool, isInFlight: Bool? = nil,
-        frames: [SentFrame] = []
+        isMTUProbe: Bool = false, isECNMarked: Bool = false, frames: [SentFrame] = []
     ) {
         self.packetNumber = packetNumber
         self.timeSent = timeSent
         self.size = size
         self.isAckEliciting = isAckEliciting
         self.isInFlight = isInFlight ?? isAckEliciting
+        self.isMTUProbe = isMTUProbe
+        self.isECNMarked = isECNMarked
         self.frames = frames
     }
 }
@@ -65,6 +72,9 @@ struct SentPacketQueue: Sendable {
 
     /// Whether the packet at `index` is ack-eliciting.
     func isAckEliciting(at index: Int) -> Bool { slots[index].packet.isAckEliciting }
+
+    /// Whether the packet at `index` is a PMTU probe, which persistent congestion ignores (RFC 9000 §14.4).
+    func isMTUProbe(at index: Int) -> Bool { slots[index].packet.isMTUProbe }
 
     /// The last packet number appended, if any.
     var largestPacketNumber: UInt64? { slots.last?.packet.packetNumber }

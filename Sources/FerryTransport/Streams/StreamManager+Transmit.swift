@@ -26,7 +26,7 @@ extension StreamManager {
     public func writeControlFrames(into writer: inout ByteWriter, sentFrames: inout [SentFrame]) {
         guard hasPendingControlFrames else { return }
         if pendingMaxData {
-            let frame = Frame.maxData(connectionReceiveWindow.makeUpdate())
+            let frame = Frame.maxData(makeConnectionWindowUpdate())
             if write(frame, into: &writer) {
                 pendingMaxData = false
                 sentFrames.append(.maxData)
@@ -96,7 +96,7 @@ extension StreamManager {
         }
         if stream.pendingMaxStreamData {
             if stream.receiveState == .receive && !stream.isLocallyStopped {
-                let frame = Frame.maxStreamData(streamID: raw, maximum: stream.receiveWindow.makeUpdate())
+                let frame = Frame.maxStreamData(streamID: raw, maximum: makeStreamWindowUpdate(stream))
                 if write(frame, into: &writer) {
                     stream.pendingMaxStreamData = false
                     sentFrames.append(.maxStreamData(stream.id))

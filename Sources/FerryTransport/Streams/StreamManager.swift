@@ -86,6 +86,8 @@ public final class StreamManager {
     /// The window we advertise (MAX_DATA).
     @exclusivity(unchecked) public internal(set) var connectionReceiveWindow: ReceiveWindow
     @exclusivity(unchecked) var pendingMaxData = false
+    /// Set by the connection before it writes frames; window auto-tuning reads it (FlowControl.swift).
+    @exclusivity(unchecked) public var flowControlClock = FlowControlClock()
     @exclusivity(unchecked) var pendingDataBlocked = false
 
     // The peer's initial per-stream limits (RFC 9000 §18.2).
