@@ -160,8 +160,8 @@ final class HookEndToEndTests: XCTestCase {
 
             let info = await observations.info
             XCTAssertEqual(info?.remoteAddress, client.localAddress)
-            // The filter ran before the handshake: no Retry token, ClientHello not decrypted.
-            XCTAssertEqual(info?.alpns, [])
+            // The filter ran before the handshake: no Retry token; ALPNs read from the ClientHello (best effort).
+            XCTAssertEqual(info?.alpns, ["echo/1"])
             XCTAssertEqual(info?.isAddressValidated, false)
             XCTAssertEqual(info?.localAddress, server.localAddress)
             let paths = await observations.paths

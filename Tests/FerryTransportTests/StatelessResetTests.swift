@@ -50,6 +50,16 @@ final class StatelessResetSendingTests: XCTestCase {
         XCTAssertEqual(network.server.statelessResetsSent, 2)
     }
 
+    func testRetiredConnectionIDGetsNoReset() throws {
+        let network = makeAddressValidationNetwork()
+        let recorder = DatagramRecorder(network)
+        let retired = ConnectionID.repeating(0x66, count: 8)
+        network.server.noteRetiredConnectionID(retired)
+        network.inject(shortHeaderDatagram(id: retired, length: 100), to: .server)
+        _ = network.run(until: { false }, timeLimit: .milliseconds(1))
+        XCTAssertTrue(recorder.sent(by: .server).isEmpty, "a late packet for a retired ID must not reset the peer")
+    }
+
     func testResetsAreRateLimited() throws {
         let network = makeAddressValidationNetwork(statelessResetsPerSecond: 5)
         let recorder = DatagramRecorder(network)

@@ -1,7 +1,8 @@
 import FerryTransport
 
 /// The incoming filter before the handshake: the transport holds each new attempt (`holdsIncoming`) until the
-/// chain's `incoming` stage decides, so a refused or ignored attempt costs no TLS work.
+/// chain's `incoming` stage decides, so a refused, retried or ignored attempt costs no TLS work and leaves no
+/// connection state (RFC 9000 §8.1.2, §10.2.3).
 extension EndpointDriver {
     /// Starts the incoming filter for every attempt the transport is holding; called on each drive.
     func processIncomingAttempts() {
@@ -16,10 +17,10 @@ extension EndpointDriver {
             let info = IncomingInfo(
                 remoteAddress: attempt.remoteAddress.hostPort,
                 localAddress: localHostPort,
-                // No Retry or NEW_TOKEN validation exists yet, so the address is unproven (RFC 9000 §8.1).
-                isAddressValidated: false,
-                // Reading the ClientHello's ALPN list needs the Initial decrypted; not done before the decision.
-                alpns: []
+                // A valid Retry or NEW_TOKEN token in the Initial proves the address (RFC 9000 §8.1).
+                isAddressValidated: attempt.isAddressValidated,
+                // Read from the first Initial's ClientHello, best effort (RFC 7301 §3.1).
+                alpns: attempt.alpns.map { String(decoding: $0, as: UTF8.self) }
             )
             let chain = hookState.chain
             let bound = loopBound
@@ -35,21 +36,23 @@ extension EndpointDriver {
         hookState.pendingIncomingDecisions -= 1
         guard state == .open else { return transport.ignoreIncoming(attempt.id) }
         switch decision.outcome {
-        case .accept, .retry:
-            // Retry (RFC 9000 §8.1.2) is not implemented by the transport; the attempt proceeds unvalidated.
+        case .accept:
             transport.acceptIncoming(attempt.id, now: LoopClock.now())
+        case .retry:
+            // A Retry (RFC 9000 §8.1.2) makes the client come back with a token, as a new, validated attempt that
+            // the chain sees again; an attempt that is already validated has nothing left to prove: accept it.
+            logger.debug("incoming attempt retried", metadata: [
+                "remote": "\(attempt.remoteAddress)", "validated": "\(attempt.isAddressValidated)",
+            ])
+            transport.retryIncoming(attempt.id, now: LoopClock.now())
         case .ignore:
             logger.debug("incoming attempt ignored", metadata: ["remote": "\(attempt.remoteAddress)", "hook": "\(decision.reason)"])
             transport.ignoreIncoming(attempt.id)
         case .reject:
             logger.info("incoming attempt refused", metadata: ["remote": "\(attempt.remoteAddress)", "hook": "\(decision.reason)"])
-            // The transport has no stateless refusal yet: start the connection and close it at once, so the
-            // client gets CONNECTION_CLOSE in its first server flight instead of waiting for a timeout.
-            let now = LoopClock.now()
-            if let handle = transport.acceptIncoming(attempt.id, now: now) {
-                transport.connection(handle)?.close(
-                    errorCode: hookState.chain.failureErrorCode, reason: decision.reason, now: now)
-            }
+            // Stateless: one Initial with CONNECTION_CLOSE (CONNECTION_REFUSED) and the hook's reason, no
+            // connection state (RFC 9000 §10.2.3); the client fails at once instead of timing out.
+            transport.refuseIncoming(attempt.id, reason: decision.reason, now: LoopClock.now())
         }
         scheduleDrive()
     }

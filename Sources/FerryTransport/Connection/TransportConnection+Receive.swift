@@ -272,7 +272,10 @@ extension TransportConnection {
 
     /// A Version Negotiation packet (client only, RFC 9000 §6.2).
     private func handleVersionNegotiation(_ header: PacketHeader, now: Instant) {
-        guard side == .client, state == .handshaking, space(.initial).received.largestReceived == nil else { return }
+        // Not after any other packet was processed, a Retry included (RFC 9000 §6.2).
+        guard side == .client, state == .handshaking, space(.initial).received.largestReceived == nil,
+            !addressValidation.hasProcessedRetry
+        else { return }
         // Ignore VN that lists our version (RFC 9000 §6.2) or that does not echo our connection IDs.
         guard !header.supportedVersions.contains(QUICVersion.version1),
             header.destinationConnectionID == sourceConnectionID,

@@ -50,7 +50,7 @@ extension TransportEndpoint {
     ) {
         let size = min(triggerLength - 1, Self.maxStatelessResetSize)
         guard size >= Self.minStatelessResetSize, statelessTransmits.count < Self.maxStatelessTransmits,
-            allowsStatelessReset(now: now)
+            !retiredConnectionIDs.contains(destination), allowsStatelessReset(now: now)
         else { return }
         var bytes = [UInt8](repeating: 0, count: size - StatelessResetToken.length)
         context.random.fill(&bytes)
@@ -129,5 +129,34 @@ extension TransportEndpoint {
             return
         }
         statelessTransmits.append((remote, bytes))
+    }
+}
+
+extension TransportEndpoint {
+    /// Remembers a local connection ID the peer retired, so a reordered packet still addressed to it is dropped
+    /// rather than answered with a stateless reset that could end the live connection (RFC 9000 §10.3.1).
+    func noteRetiredConnectionID(_ connectionID: ConnectionID) {
+        retiredConnectionIDs.insert(connectionID)
+    }
+}
+
+/// A bounded set of recently seen connection IDs, oldest evicted first.
+struct RecentConnectionIDs {
+    static let capacity = 1024
+    private var members: Set<ConnectionID> = []
+    private var order: [ConnectionID] = []
+    private var head = 0
+
+    func contains(_ connectionID: ConnectionID) -> Bool { members.contains(connectionID) }
+
+    mutating func insert(_ connectionID: ConnectionID) {
+        guard members.insert(connectionID).inserted else { return }
+        if order.count < Self.capacity {
+            order.append(connectionID)
+        } else {
+            members.remove(order[head])
+            order[head] = connectionID
+            head = (head + 1) % Self.capacity
+        }
     }
 }

@@ -29,6 +29,8 @@ public final class TransportEndpoint {
     var statelessResetsInWindow = 0
     /// Client: NEW_TOKEN tokens received from servers, by server address (RFC 9000 §8.1.3).
     var addressTokens: [NetworkAddress: [UInt8]] = [:]
+    /// Local connection IDs retired lately: packets still arriving for them get no stateless reset (§10.3).
+    var retiredConnectionIDs = RecentConnectionIDs()
 
     /// Retry packets sent (RFC 9000 §8.1.2).
     public internal(set) var retriesSent: UInt64 = 0
@@ -84,7 +86,9 @@ public final class TransportEndpoint {
         // Unknown connection ID: a stateless reset from a peer that lost our state (RFC 9000 §10.3.1)...
         if datagram[0] & PacketHeader.longHeaderBit == 0, datagram.count >= 21, !resetTokens.isEmpty,
             let token = StatelessResetToken(datagram[(datagram.count - 16)...]),
-            let connection = resetTokens[token]
+            let connection = resetTokens[token],
+            // Only tokens of connection IDs still in use count (RFC 9000 §10.3.1: never those of retired IDs).
+            connection.peerConnectionIDs.matchesResetToken(token)
         {
             connection.handleStatelessReset()
             afterActivity(connection, now: now)
@@ -262,7 +266,9 @@ public final class TransportEndpoint {
             for action in connection.endpointActions {
                 switch action {
                 case .addConnectionID(let id): addRoute(id, to: connection)
-                case .removeConnectionID(let id): removeRoute(id, of: connection)
+                case .removeConnectionID(let id):
+                    removeRoute(id, of: connection)
+                    noteRetiredConnectionID(id)
                 case .addResetToken(let token):
                     if resetTokens[token] == nil {
                         resetTokens[token] = connection
