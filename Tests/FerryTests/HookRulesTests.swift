@@ -31,6 +31,16 @@ struct AfterHandshakeThrowingHook: EndpointHooks {
     }
 }
 
+/// Takes `delay` to accept: a slow but well-behaved policy lookup.
+struct SlowHook: EndpointHooks {
+    let delay: Duration
+
+    func beforeConnect(remote: EndpointAddress, alpn: String) async throws -> BeforeConnectOutcome {
+        try await Task.sleep(for: delay)
+        return .accept
+    }
+}
+
 /// Holds every afterHandshake until the gate opens.
 struct HoldAllHook: EndpointHooks {
     let gate: Gate
@@ -195,6 +205,16 @@ final class HookRulesTests: XCTestCase {
         await stuckDialer.close()
         await client.close()
         await server.close()
+    }
+
+    func testDeadlineRestartsForEachHook() async {
+        // Each hook answers within its own deadline although the two together take longer than one deadline.
+        let chain = HookChain([SlowHook(delay: .milliseconds(600)), SlowHook(delay: .milliseconds(600))], deadline: .seconds(1))
+        let decision = await chain.runBeforeConnect(remote: HookFixtures.address, alpn: "echo/1")
+        XCTAssertEqual(decision.outcome, .accept, decision.reason)
+        let stuck = HookChain([SlowHook(delay: .milliseconds(10)), StuckHook(gate: Gate())], deadline: .milliseconds(200))
+        let timedOut = await stuck.runBeforeConnect(remote: HookFixtures.address, alpn: "echo/1")
+        XCTAssertEqual(timedOut.reason, "hook 2 (StuckHook) timed out after 200ms")
     }
 
     func testStreamDataIsHeldUntilAcceptedThenDelivered() async throws {

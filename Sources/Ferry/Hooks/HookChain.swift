@@ -71,22 +71,30 @@ public struct HookChain: Sendable, ExpressibleByArrayLiteral {
         onFailure: (HookIdentity, HookFailure) -> Outcome,
         _ call: @escaping @Sendable (any EndpointHooks) async throws -> Outcome
     ) async -> HookDecision<Outcome> {
-        for (offset, hook) in hooks.enumerated() {
-            let identity = HookIdentity(position: offset + 1, typeName: String(describing: type(of: hook)))
-            let failure: HookFailure
-            switch await HookDeadline.run(deadline: deadline, { try await call(hook) }) {
-            case .finished(let outcome):
-                if outcome == accept { continue }
-                return HookDecision(outcome: outcome, decidedBy: identity)
-            case .threw(let error):
-                failure = .threw(errorType: String(describing: type(of: error)), description: "\(error)")
-            case .timedOut:
-                failure = .timedOut(after: deadline)
-            case .cancelled:
-                failure = .cancelled
-            }
-            return HookDecision(outcome: onFailure(identity, failure), decidedBy: identity, failure: failure)
+        let result = await HookDeadline.run(hooks: hooks, accept: accept, deadline: deadline, call)
+        let index: Int
+        let failure: HookFailure
+        switch result {
+        case .accepted:
+            return HookDecision(outcome: accept)
+        case .decided(let position, let outcome):
+            return HookDecision(outcome: outcome, decidedBy: identity(at: position))
+        case .threw(let position, let error):
+            index = position
+            failure = .threw(errorType: String(describing: type(of: error)), description: "\(error)")
+        case .timedOut(let position):
+            index = position
+            failure = .timedOut(after: deadline)
+        case .cancelled(let position):
+            index = position
+            failure = .cancelled
         }
-        return HookDecision(outcome: accept)
+        let hook = identity(at: index)
+        return HookDecision(outcome: onFailure(hook, failure), decidedBy: hook, failure: failure)
+    }
+
+    /// "hook 2 (MyHook)" for the hook at a 0-based index.
+    private func identity(at index: Int) -> HookIdentity {
+        HookIdentity(position: index + 1, typeName: String(describing: type(of: hooks[index])))
     }
 }
