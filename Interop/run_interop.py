@@ -30,6 +30,7 @@ VENV_PYTHON = os.path.join(ROOT, ".venv", "bin", "python")
 AIOQUIC_SERVER = os.path.join(ROOT, "Interop", "aioquic_perf_server.py")
 AIOQUIC_CLIENT = os.path.join(ANCHORS, "aioquic-perf", "perf_client.py")
 NO_CERT_CLIENT = os.path.join(ROOT, "Interop", "no_cert_client.py")
+ALLOWLIST_CLIENT = os.path.join(ROOT, "Interop", "allowlist_client.py")
 QUINN_PERF = os.path.join(ANCHORS, "quinn-perf", "target", "release", "quinn-perf")
 MIB = 1 << 20
 
@@ -194,7 +195,7 @@ class Peers:
         self.server_identity = os.path.join(workdir, "server")
         self.client_identity = os.path.join(workdir, "client")
         make_identity(self.server_identity)
-        make_identity(self.client_identity)
+        self.client_id = make_identity(self.client_identity)
         self._ferry_bench_problem = None
         self._ferry_bench_checked = False
 
@@ -333,6 +334,32 @@ def refusal_case(server):
     return f"aioquic client without a certificate -> {NAMES[server]} server: refused", run
 
 
+def allowlist_case(allowed):
+    """ferry-bench server with an afterHandshake allowlist hook (--allow): an aioquic client is closed with the
+    hook's code 0x403 when its id is not listed, and served once it is."""
+    def run(peers, timeout):
+        peers.require_aioquic()
+        allow = peers.client_id if allowed else "00" * 32
+        srv = Server("ferry-allowlist-server", peers.server_argv("ferry") + ["--allow", allow], peers.workdir,
+                     startup_timeout=30)
+        try:
+            expect = ["--expect-served"] if allowed else ["--expect-code", "0x403"]
+            report = run_client("allowlist-client",
+                                [VENV_PYTHON, ALLOWLIST_CLIENT, "--connect", srv.target,
+                                 "--key", os.path.join(peers.client_identity, "key.pem"),
+                                 "--cert", os.path.join(peers.client_identity, "cert.pem")] + expect,
+                                peers.workdir, timeout)
+        finally:
+            code = srv.stop()
+        check_server_exit(srv, code)
+        if allowed:
+            return "served"
+        return f"closed by the hook: 0x{report['error_code']:x} {report.get('reason', '')}".strip()
+
+    verdict = "served" if allowed else "closed with 0x403"
+    return f"aioquic client -> ferry-bench server --allow {'its id' if allowed else 'another id'}: {verdict}", run
+
+
 def check_server_exit(server, code):
     """A server must stop cleanly on SIGTERM; the aioquic server also reports its own error count."""
     if code not in (0, -signal.SIGTERM, 128 + signal.SIGTERM, 130, -signal.SIGINT):
@@ -364,6 +391,8 @@ def cases():
         transfer_case("ferry", "aioquic", download=4 * MIB, upload=1 * MIB, streams=4, requests=8),
         transfer_case("ferry", "aioquic", download=0, upload=8 * MIB, streams=1, requests=1),
         refusal_case("ferry"),
+        allowlist_case(allowed=False),
+        allowlist_case(allowed=True),
         # quinn <-> Ferry.
         transfer_case("quinn", "ferry", download=64 * MIB, upload=16 * MIB, streams=4, requests=8),
         transfer_case("quinn", "ferry", download=1024, upload=1024, streams=32, requests=256, connections=4),

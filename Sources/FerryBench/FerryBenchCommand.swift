@@ -10,7 +10,7 @@ struct FerryBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ferry-bench",
         abstract: "QUIC perf server, client and handshake benchmark (quinn-perf compatible).",
-        subcommands: [Server.self, Client.self, Handshakes.self]
+        subcommands: [Server.self, Client.self, Handshakes.self, HookChainBench.self]
     )
 
     struct Server: AsyncParsableCommand {
@@ -19,18 +19,29 @@ struct FerryBenchCommand: AsyncParsableCommand {
         @Option(help: "IP:PORT to bind (port 0 picks a free port).")
         var listen: String = "127.0.0.1:4433"
 
+        @Flag(help: "Answer every Initial without a valid token with a Retry (RFC 9000 §8.1.2).")
+        var retry = false
+
+        @Option(help: "Accept only this endpoint id (repeatable); others are closed with 0x403 after the handshake.")
+        var allow: [String] = []
+
+        @Option(help: "Install this many trivial hooks (HookBench.swift) to measure their cost.")
+        var hooks: Int = 0
+
         @OptionGroup var common: CommonOptions
 
         func run() async throws {
             let bind = try HostPort(parsing: listen)
             var configuration = try common.makeConfiguration(defaultCipher: "any")
             configuration.incomingConnectionQueueLimit = 4096
+            configuration.transport.requiresAddressValidation = retry
             let endpoint = try await Endpoint.bind(
                 host: bind.host,
                 port: Int(bind.port),
                 identity: try common.loadIdentity(),
                 alpns: PerfServer.alpns,
-                configuration: configuration
+                configuration: configuration,
+                hooks: try makeBenchHooks(count: hooks, allow: allow)
             )
             printLine("listening \(endpoint.address)")
             await PerfServer(endpoint: endpoint, logger: configuration.logger).run()
@@ -99,11 +110,15 @@ struct FerryBenchCommand: AsyncParsableCommand {
         @Flag(help: "Keep the connections open (5 s keep-alive) until killed.")
         var hold = false
 
+        @Option(help: "Install this many trivial hooks on the dialing endpoint (HookBench.swift).")
+        var hooks: Int = 0
+
         @OptionGroup var common: CommonOptions
 
         func run() async throws {
             let target = try EndpointAddress(parsing: connect)
-            let endpoint = try await bindClient(common: common, target: target, keepAlive: hold)
+            let endpoint = try await bindClient(
+                common: common, target: target, keepAlive: hold, hooks: try makeBenchHooks(count: hooks, allow: []))
             let (report, held) = await HandshakeBench(
                 endpoint: endpoint,
                 target: target,
@@ -123,7 +138,9 @@ struct FerryBenchCommand: AsyncParsableCommand {
 }
 
 /// A dial-only endpoint on the wildcard address of the target's family.
-func bindClient(common: CommonOptions, target: EndpointAddress, keepAlive: Bool = false) async throws -> Endpoint {
+func bindClient(
+    common: CommonOptions, target: EndpointAddress, keepAlive: Bool = false, hooks: HookChain = HookChain()
+) async throws -> Endpoint {
     var configuration = try common.makeConfiguration(defaultCipher: "aes128gcm")
     if keepAlive { configuration.transport.keepAliveInterval = .seconds(5) }
     let ipv6 = target.directAddresses.first?.host.contains(":") ?? false
@@ -132,6 +149,7 @@ func bindClient(common: CommonOptions, target: EndpointAddress, keepAlive: Bool 
         port: 0,
         identity: try common.loadIdentity(),
         alpns: [],
-        configuration: configuration
+        configuration: configuration,
+        hooks: hooks
     )
 }

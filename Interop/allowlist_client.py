@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Hook interop check: an aioquic client WITH a client certificate against a server running an allowlist hook.
+
+Connects with ALPN "perf" and the given certificate, sends one perf request (8-byte size 1, FIN) and waits for
+the outcome. Prints one JSON line: {"outcome": "served"|"closed"|"timeout"|"handshake_failed", "error_code",
+"reason"}. With --expect-code C it exits 0 only when the server closed the connection with application error
+code C (the allowlist hook's rejection, RFC 9000 §19.19); with --expect-served it exits 0 only when the request
+was answered. Used by Interop/run_interop.py (allowlist cases).
+"""
+import argparse
+import asyncio
+import json
+import ssl
+import struct
+import sys
+
+from aioquic.asyncio import connect
+from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.events import ConnectionTerminated, StreamDataReceived
+
+
+class Probe(QuicConnectionProtocol):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.outcome = asyncio.get_running_loop().create_future()
+
+    def quic_event_received(self, event):
+        if self.outcome.done():
+            return
+        if isinstance(event, ConnectionTerminated):
+            self.outcome.set_result(("closed", event.error_code, event.reason_phrase))
+        elif isinstance(event, StreamDataReceived) and event.end_stream:
+            self.outcome.set_result(("served", None, ""))
+
+
+async def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connect", required=True, help="ID@HOST:PORT (the id is not checked)")
+    parser.add_argument("--key", required=True, help="PKCS#8 PEM Ed25519 key")
+    parser.add_argument("--cert", required=True, help="PEM certificate for the key")
+    parser.add_argument("--timeout", type=float, default=10.0)
+    expectation = parser.add_mutually_exclusive_group(required=True)
+    expectation.add_argument("--expect-code", type=lambda text: int(text, 0))
+    expectation.add_argument("--expect-served", action="store_true")
+    args = parser.parse_args()
+    host, _, port = args.connect.rpartition("@")[2].rpartition(":")
+    configuration = QuicConfiguration(is_client=True, alpn_protocols=["perf"], verify_mode=ssl.CERT_NONE,
+                                      server_name="localhost")
+    configuration.load_cert_chain(args.cert, args.key)
+    result = {"outcome": "timeout", "error_code": None, "reason": ""}
+    try:
+        async with connect(host.strip("[]"), int(port), configuration=configuration, create_protocol=Probe,
+                           wait_connected=True) as client:
+            stream_id = client._quic.get_next_available_stream_id()
+            client._quic.send_stream_data(stream_id, struct.pack(">Q", 1), end_stream=True)
+            client.transmit()
+            kind, code, reason = await asyncio.wait_for(client.outcome, args.timeout)
+            result.update(outcome=kind, error_code=code, reason=reason)
+    except ConnectionError as error:
+        result.update(outcome="handshake_failed", reason=repr(error))
+    except asyncio.TimeoutError:
+        result["reason"] = f"no outcome within {args.timeout}s"
+    print(json.dumps(result))
+    if args.expect_served:
+        return 0 if result["outcome"] == "served" else 1
+    return 0 if result["outcome"] == "closed" and result["error_code"] == args.expect_code else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
