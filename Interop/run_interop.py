@@ -266,12 +266,13 @@ class Peers:
 NAMES = {"aioquic": "aioquic", "quinn": "quinn-perf", "ferry": "ferry-bench"}
 
 
-def transfer_case(client, server, download, upload, streams, requests, connections=1):
+def transfer_case(client, server, download, upload, streams, requests, connections=1, server_options=()):
     """A perf transfer: `requests` requests per connection, `streams` in flight, exact byte counts checked."""
     def run(peers, timeout):
         # Check the client side can run before starting a server.
         peers.client_argv(client, "x@127.0.0.1:1", ["client"])
-        srv = Server(f"{server}-server", peers.server_argv(server), peers.workdir, startup_timeout=30)
+        srv = Server(f"{server}-server", peers.server_argv(server) + list(server_options), peers.workdir,
+                     startup_timeout=30)
         try:
             options = ["--download", str(download), "--upload", str(upload), "--streams", str(streams),
                        "--requests", str(requests), "--connections", str(connections)]
@@ -291,7 +292,8 @@ def transfer_case(client, server, download, upload, streams, requests, connectio
         check_server_exit(srv, code)
         return f"{report.get('download_mib_s', 0)} MiB/s down, {report.get('upload_mib_s', 0)} MiB/s up"
 
-    label = (f"{NAMES[client]} client -> {NAMES[server]} server: perf, {connections}x{requests} requests "
+    label = (f"{NAMES[client]} client -> {NAMES[server]} server{''.join(' ' + o for o in server_options)}: "
+             f"perf, {connections}x{requests} requests "
              f"({human(download)} down, {human(upload)} up, {streams} streams)")
     return label, run
 
@@ -393,6 +395,11 @@ def cases():
         refusal_case("ferry"),
         allowlist_case(allowed=False),
         allowlist_case(allowed=True),
+        # Retry for every unvalidated Initial (RFC 9000 §8.1.2): clients must follow it.
+        transfer_case("aioquic", "ferry", download=1 * MIB, upload=64 * 1024, streams=2, requests=4, connections=2,
+                      server_options=("--retry",)),
+        transfer_case("quinn", "ferry", download=1 * MIB, upload=64 * 1024, streams=2, requests=4, connections=2,
+                      server_options=("--retry",)),
         # quinn <-> Ferry.
         transfer_case("quinn", "ferry", download=64 * MIB, upload=16 * MIB, streams=4, requests=8),
         transfer_case("quinn", "ferry", download=1024, upload=1024, streams=32, requests=256, connections=4),
