@@ -39,23 +39,31 @@ func makeBenchHooks(count: Int, allow: [String]) throws -> HookChain {
 extension FerryBenchCommand {
     /// `ferry-bench hook-chain`: the cost of running a chain of trivial hooks, without a network.
     ///
-    /// Runs the `beforeConnect` and `incoming` stages (the ones a test can drive without a connection; they go
-    /// through the same per-call deadline machinery as `afterHandshake`) `--iterations` times over `--hooks`
-    /// hooks, and prints one JSON line with the cost per hook call and per stage run.
+    /// Runs the `beforeConnect` and `incoming` stages (the ones that need no connection; they go through the same
+    /// deadline machinery as `afterHandshake`) over a chain of `--hooks` trivial hooks and, interleaved in rounds
+    /// so load drift hits both alike, over a chain of one. Prints one JSON line: the cost of a stage run with one
+    /// hook (the fixed cost of having hooks at all), with N hooks, and the marginal cost of each further hook
+    /// (`(tN - t1) / (N - 1)`). A connection runs two stages on each side (dialer: beforeConnect and
+    /// afterHandshake; listener: incoming and afterHandshake), so its per-hook cost is twice the marginal figure.
     struct HookChainBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "hook-chain",
             abstract: "Measure the per-hook cost of HookChain with trivial hooks (no network)."
         )
 
-        @Option(help: "Trivial hooks in the chain.")
+        @Option(help: "Trivial hooks in the measured chain (at least 2).")
         var hooks: Int = 10
 
-        @Option(help: "Stage runs per stage.")
-        var iterations: Int = 20_000
+        @Option(help: "Stage runs per stage and chain in each round.")
+        var iterations: Int = 5_000
+
+        @Option(help: "Rounds (each measures both chains).")
+        var rounds: Int = 4
 
         func run() async throws {
-            let chain = HookChain(Array(repeating: TrivialHook() as any EndpointHooks, count: max(0, hooks)))
+            let count = max(2, hooks)
+            let single = HookChain([TrivialHook()])
+            let many = HookChain(Array(repeating: TrivialHook() as any EndpointHooks, count: count))
             let identity = EndpointIdentity.generate()
             let address = EndpointAddress(id: identity.id, directAddresses: [HostPort(host: "127.0.0.1", port: 4433)])
             let info = IncomingInfo(
@@ -64,26 +72,34 @@ extension FerryBenchCommand {
                 isAddressValidated: false,
                 alpns: []
             )
-            // Warm up allocators and the cooperative pool.
-            for _ in 0..<min(iterations, 1000) {
-                _ = await chain.runBeforeConnect(remote: address, alpn: "perf")
-            }
-            let clock = ContinuousClock()
-            let start = clock.now
             var rejected = 0
-            for _ in 0..<iterations {
-                if await chain.runBeforeConnect(remote: address, alpn: "perf").outcome != .accept { rejected += 1 }
-                if await chain.runIncoming(info).outcome != .accept { rejected += 1 }
+            /// Seconds for `iterations` runs of both stages on `chain`.
+            func measure(_ chain: HookChain) async -> Double {
+                let clock = ContinuousClock()
+                let start = clock.now
+                for _ in 0..<iterations {
+                    if await chain.runBeforeConnect(remote: address, alpn: "perf").outcome != .accept { rejected += 1 }
+                    if await chain.runIncoming(info).outcome != .accept { rejected += 1 }
+                }
+                let elapsed = start.duration(to: clock.now)
+                return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             }
-            let elapsed = start.duration(to: clock.now)
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            let stageRuns = Double(iterations * 2)
-            let perStage = seconds / stageRuns * 1e6
-            let perHook = hooks > 0 ? perStage / Double(hooks) : 0
+            _ = await measure(single)  // Warm up allocators and the cooperative pool.
+            var singleSeconds = 0.0
+            var manySeconds = 0.0
+            for _ in 0..<max(1, rounds) {
+                singleSeconds += await measure(single)
+                manySeconds += await measure(many)
+            }
+            let stageRuns = Double(iterations * 2 * max(1, rounds))
+            let singleStage = singleSeconds / stageRuns * 1e6
+            let manyStage = manySeconds / stageRuns * 1e6
+            let marginal = (manyStage - singleStage) / Double(count - 1)
             printLine(
-                "{\"hooks\":\(hooks),\"stage_runs\":\(iterations * 2),\"seconds\":\(format(seconds, 4)),"
-                    + "\"us_per_stage\":\(format(perStage, 3)),\"us_per_hook_call\":\(format(perHook, 3)),"
-                    + "\"rejected\":\(rejected)}"
+                "{\"hooks\":\(count),\"stage_runs_per_chain\":\(Int(stageRuns)),"
+                    + "\"us_per_stage_1_hook\":\(format(singleStage, 3)),\"us_per_stage_\(count)_hooks\":\(format(manyStage, 3)),"
+                    + "\"us_per_extra_hook_call\":\(format(marginal, 3)),"
+                    + "\"us_per_extra_hook_per_connection_side\":\(format(marginal * 2, 3)),\"rejected\":\(rejected)}"
             )
             if rejected > 0 { throw ExitCode(1) }
         }
