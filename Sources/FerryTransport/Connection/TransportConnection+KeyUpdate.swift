@@ -49,16 +49,24 @@ extension TransportConnection {
             }
             return
         }
-        previousRemoteKeys = application.remoteKeys
         // The old read keys are dropped three PTOs after the peer's first packet of the new phase.
-        previousRemoteKeysDeadline = nil
-        application.localKeys = nextLocal
-        application.remoteKeys = nextRemote
+        switchKeyPhase(local: nextLocal, remote: nextRemote, firstPacket: nil, previousKeysDeadline: nil)
+        keyUpdate.localUpdates += 1
+    }
+
+    /// Moves both directions to the next key phase, keeping the current read keys as the previous ones.
+    private func switchKeyPhase(
+        local: any PacketProtector, remote: any PacketProtector, firstPacket: UInt64?, previousKeysDeadline: Instant?
+    ) {
+        let application = space(.application)
+        previousRemoteKeys = application.remoteKeys
+        previousRemoteKeysDeadline = previousKeysDeadline
+        application.localKeys = local
+        application.remoteKeys = remote
         nextRemoteKeys = nil
         keyPhase.toggle()
-        currentPhaseFirstPacket = nil
+        currentPhaseFirstPacket = firstPacket
         keyUpdate.startPhase()
-        keyUpdate.localUpdates += 1
     }
 
     /// The read keys for a short-header packet whose key phase bit differs from the current phase: the previous
@@ -108,14 +116,9 @@ extension TransportConnection {
         guard let next = nextRemoteKeys, let localKeys = application.localKeys,
             let nextLocal = try? localKeys.makeNextKeyPhase()
         else { return }
-        previousRemoteKeys = application.remoteKeys
-        previousRemoteKeysDeadline = now + recovery.rtt.probeTimeoutBase * 3
-        application.remoteKeys = next
-        application.localKeys = nextLocal
-        nextRemoteKeys = nil
-        keyPhase.toggle()
-        currentPhaseFirstPacket = packetNumber
-        keyUpdate.startPhase()
+        switchKeyPhase(
+            local: nextLocal, remote: next, firstPacket: packetNumber,
+            previousKeysDeadline: now + recovery.rtt.probeTimeoutBase * 3)
         keyUpdate.peerUpdates += 1
     }
 

@@ -99,3 +99,86 @@ struct WindowUsage: Sendable {
         roundStart = now
     }
 }
+
+/// The bookkeeping NewReno and CUBIC share (RFC 9002 §7, Appendix B): bytes in flight, the recovery period,
+/// whether the window is in use, and the latest smoothed RTT for pacing. The controllers differ only in how the
+/// window grows and shrinks.
+struct CongestionBookkeeping: Sendable {
+    /// Bytes of in-flight packets (RFC 9002 §2).
+    var bytesInFlight = 0
+    /// congestion_recovery_start_time (RFC 9002 §B.2); kept after recovery ends, so a later loss of a packet
+    /// sent before it causes no second reduction.
+    var recoveryStartTime: Instant?
+    /// Whether no packet sent after the recovery period started has been acknowledged yet (RFC 9002 §7.3.2).
+    var isRecovering = false
+    var usage = WindowUsage()
+    var smoothedRTT: UInt64 = RTTEstimator.defaultInitialRTT.nanosecondsClamped
+
+    /// Whether a packet sent at `timeSent` belongs to the current recovery period (RFC 9002 §B.4).
+    @inline(__always)
+    func isInRecovery(timeSent: Instant) -> Bool {
+        guard let start = recoveryStartTime else { return false }
+        return timeSent <= start
+    }
+
+    /// Counts an in-flight packet (RFC 9002 §B.4 OnPacketSentCC).
+    @inline(__always)
+    mutating func onPacketSent(size: Int) {
+        bytesInFlight += size
+        usage.onSent(bytesInFlight: bytesInFlight)
+    }
+
+    /// Takes acknowledged in-flight packets out of flight and calls `grow` with the size of each one that may grow
+    /// the window: sent after the recovery period started (which ends recovery, RFC 9002 §7.3.2) while the window
+    /// was in use (RFC 9002 §7.8).
+    @inline(__always)
+    mutating func onPacketsAcknowledged(
+        _ packets: [SentPacket], window: Int, rtt: RTTEstimator, now: Instant, grow: (Int) -> Void
+    ) {
+        smoothedRTT = rtt.smoothedNanoseconds
+        let isLimited = usage.isWindowLimited(window: window)
+        var largestTimeSent: Instant?
+        for packet in packets where packet.isInFlight {
+            bytesInFlight = max(0, bytesInFlight - packet.size)
+            largestTimeSent = max(largestTimeSent ?? packet.timeSent, packet.timeSent)
+            if isInRecovery(timeSent: packet.timeSent) { continue }
+            isRecovering = false
+            if isLimited { grow(packet.size) }
+        }
+        if let timeSent = largestTimeSent {
+            usage.onAcknowledged(largestTimeSent: timeSent, bytesInFlight: bytesInFlight, now: now)
+        }
+    }
+
+    /// Takes lost in-flight packets out of flight; returns the send time of the newest lost packet that signals
+    /// congestion (PMTU probes do not, RFC 9000 §14.4), or nil.
+    mutating func removeLost(_ packets: [SentPacket]) -> Instant? {
+        var largestTimeSent: Instant?
+        for packet in packets where packet.isInFlight {
+            bytesInFlight = max(0, bytesInFlight - packet.size)
+            if packet.isMTUProbe { continue }
+            largestTimeSent = max(largestTimeSent ?? packet.timeSent, packet.timeSent)
+        }
+        return largestTimeSent
+    }
+
+    /// Starts a recovery period for a congestion signal about a packet sent at `timeSent`, unless it belongs to
+    /// the current one (RFC 9002 §B.6); returns whether the window should be reduced.
+    mutating func enterRecovery(timeSent: Instant, now: Instant) -> Bool {
+        if isInRecovery(timeSent: timeSent) { return false }
+        recoveryStartTime = now
+        isRecovering = true
+        return true
+    }
+
+    /// Persistent congestion (RFC 9002 §7.6.2): the next acknowledgement leaves recovery.
+    mutating func onPersistentCongestion() {
+        recoveryStartTime = nil
+        isRecovering = false
+    }
+
+    /// Removes bytes of discarded packets from flight without a congestion signal (RFC 9002 §6.4).
+    mutating func onPacketsDiscarded(bytes: Int) {
+        bytesInFlight = max(0, bytesInFlight - bytes)
+    }
+}

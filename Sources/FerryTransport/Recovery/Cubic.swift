@@ -14,13 +14,13 @@ public final class Cubic: CongestionController {
     public static let renoFriendlyIncrease = 3 * (1 - multiplicativeDecrease) / (1 + multiplicativeDecrease)
 
     @exclusivity(unchecked) private var window: Double
-    /// Bytes in flight (RFC 9002 §2); see `CongestionController.bytesInFlight`.
-    @exclusivity(unchecked) public private(set) var bytesInFlight: Int = 0
     /// ssthresh in bytes; `Int.max` until the first congestion event (RFC 9002 §7.3.1).
     @exclusivity(unchecked) public private(set) var slowStartThreshold: Int = .max
+    @exclusivity(unchecked) private var book = CongestionBookkeeping()
+    /// Bytes in flight (RFC 9002 §2); see `CongestionController.bytesInFlight`.
+    public var bytesInFlight: Int { book.bytesInFlight }
     /// When the current recovery period started (RFC 9002 §B.2); kept after recovery ends.
-    @exclusivity(unchecked) public private(set) var recoveryStartTime: Instant?
-    @exclusivity(unchecked) private var isRecovering = false
+    public var recoveryStartTime: Instant? { book.recoveryStartTime }
     /// W_max in bytes: the window before the last reduction, lowered by fast convergence (RFC 9438 §4.7).
     @exclusivity(unchecked) public private(set) var maximumWindow: Double = 0
     /// cwnd_prior in bytes: the window just before the last reduction (RFC 9438 §4.6).
@@ -32,8 +32,6 @@ public final class Cubic: CongestionController {
     /// The start of the current congestion avoidance epoch, t = 0 of W_cubic (RFC 9438 §4.2).
     @exclusivity(unchecked) public private(set) var epochStart: Instant?
     @exclusivity(unchecked) private var lastAckTime: Instant?
-    @exclusivity(unchecked) private var usage = WindowUsage()
-    @exclusivity(unchecked) private var smoothedRTT: UInt64 = RTTEstimator.defaultInitialRTT.nanosecondsClamped
 
     /// The datagram size windows are counted in (RFC 9002 §7.2); at least 1200, raised by PMTU discovery.
     public var maxDatagramSize: Int {
@@ -60,14 +58,14 @@ public final class Cubic: CongestionController {
 
     /// Slow start, recovery or congestion avoidance (RFC 9002 §7.3).
     public var state: CongestionState {
-        if isRecovering { return .recovery }
+        if book.isRecovering { return .recovery }
         return congestionWindow < slowStartThreshold ? .slowStart : .congestionAvoidance
     }
 
     /// Bytes per second for the `Pacer` (RFC 9002 §7.7).
     public var pacingRate: UInt64 {
         CongestionDefaults.pacingRate(
-            window: congestionWindow, smoothedRTT: smoothedRTT, isSlowStart: state == .slowStart)
+            window: congestionWindow, smoothedRTT: book.smoothedRTT, isSlowStart: state == .slowStart)
     }
 
     /// W_cubic(t) in bytes for `t` seconds into the epoch (RFC 9438 §4.2, Figure 1).
@@ -77,49 +75,32 @@ public final class Cubic: CongestionController {
     }
 
     /// Whether `bytes` more fit in the window (RFC 9002 §7).
-    public func canSend(bytes: Int) -> Bool { bytesInFlight + bytes <= congestionWindow }
+    public func canSend(bytes: Int) -> Bool { book.bytesInFlight + bytes <= congestionWindow }
 
     /// Counts an in-flight packet (RFC 9002 §B.4 OnPacketSentCC).
     public func onPacketSent(size: Int, now: Instant) {
-        bytesInFlight += size
-        usage.onSent(bytesInFlight: bytesInFlight)
-    }
-
-    private func isInRecovery(timeSent: Instant) -> Bool {
-        guard let start = recoveryStartTime else { return false }
-        return timeSent <= start
+        book.onPacketSent(size: size)
     }
 
     /// Grows the window for acknowledged in-flight packets outside recovery while the window is in use
     /// (RFC 9002 §B.5).
     public func onPacketsAcknowledged(_ packets: [SentPacket], rtt: RTTEstimator, now: Instant) {
-        smoothedRTT = rtt.smoothedNanoseconds
-        let isLimited = usage.isWindowLimited(window: congestionWindow)
-        if !isLimited, let epoch = epochStart, let last = lastAckTime {
+        if !book.usage.isWindowLimited(window: congestionWindow), let epoch = epochStart, let last = lastAckTime {
             // Application-limited: do not let idle time count toward cubic growth (RFC 9438 §5.8).
             epochStart = epoch.advanced(byNanoseconds: now.nanoseconds(since: last))
         }
         lastAckTime = now
-        var largestTimeSent: Instant?
-        for packet in packets where packet.isInFlight {
-            bytesInFlight = max(0, bytesInFlight - packet.size)
-            largestTimeSent = max(largestTimeSent ?? packet.timeSent, packet.timeSent)
-            if isInRecovery(timeSent: packet.timeSent) { continue }
-            isRecovering = false
-            guard isLimited else { continue }
+        book.onPacketsAcknowledged(packets, window: congestionWindow, rtt: rtt, now: now) { size in
             if congestionWindow < slowStartThreshold {
-                window += Double(packet.size)
+                window += Double(size)
             } else {
-                growInAvoidance(ackedBytes: Double(packet.size), now: now)
+                growInAvoidance(ackedBytes: Double(size), smoothedRTT: rtt.smoothedNanoseconds, now: now)
             }
-        }
-        if let timeSent = largestTimeSent {
-            usage.onAcknowledged(largestTimeSent: timeSent, bytesInFlight: bytesInFlight, now: now)
         }
     }
 
     /// Congestion avoidance growth for one acknowledged packet (RFC 9438 §4.2–4.5).
-    private func growInAvoidance(ackedBytes: Double, now: Instant) {
+    private func growInAvoidance(ackedBytes: Double, smoothedRTT: UInt64, now: Instant) {
         let segment = Double(maxDatagramSize)
         if epochStart == nil {
             epochStart = now
@@ -150,20 +131,12 @@ public final class Cubic: CongestionController {
 
     /// Removes lost bytes, reacts once per recovery period, collapses on persistent congestion (RFC 9002 §B.8).
     public func onPacketsLost(_ packets: [SentPacket], persistentCongestion: Bool, now: Instant) {
-        var largestTimeSent: Instant?
-        for packet in packets where packet.isInFlight {
-            bytesInFlight = max(0, bytesInFlight - packet.size)
-            // A lost PMTU probe only means the packet was too large (RFC 9000 §14.4).
-            if packet.isMTUProbe { continue }
-            largestTimeSent = max(largestTimeSent ?? packet.timeSent, packet.timeSent)
-        }
-        guard let timeSent = largestTimeSent else { return }
+        guard let timeSent = book.removeLost(packets) else { return }
         onCongestionEvent(timeSent: timeSent, now: now)
         if persistentCongestion {
             // RFC 9002 §7.6.2 and RFC 9438 §4.8: back to the minimum window and a fresh epoch.
             window = Double(minimumWindow)
-            recoveryStartTime = nil
-            isRecovering = false
+            book.onPersistentCongestion()
             epochStart = nil
         }
     }
@@ -175,14 +148,12 @@ public final class Cubic: CongestionController {
 
     /// Removes bytes of discarded packets from flight without a congestion signal (RFC 9002 §6.4).
     public func onPacketsDiscarded(bytes: Int) {
-        bytesInFlight = max(0, bytesInFlight - bytes)
+        book.onPacketsDiscarded(bytes: bytes)
     }
 
     /// Multiplicative decrease with fast convergence, once per recovery period (RFC 9438 §4.6–4.7).
     private func onCongestionEvent(timeSent: Instant, now: Instant) {
-        if isInRecovery(timeSent: timeSent) { return }
-        recoveryStartTime = now
-        isRecovering = true
+        guard book.enterRecovery(timeSent: timeSent, now: now) else { return }
         priorWindow = window
         if window < maximumWindow {
             maximumWindow = window * (1 + Self.multiplicativeDecrease) / 2

@@ -9,17 +9,16 @@ public final class NewReno: CongestionController {
 
     /// The congestion window in bytes (RFC 9002 §7).
     @exclusivity(unchecked) public private(set) var congestionWindow: Int
-    /// Bytes in flight (RFC 9002 §2); see `CongestionController.bytesInFlight`.
-    @exclusivity(unchecked) public private(set) var bytesInFlight: Int = 0
     /// ssthresh in bytes; `Int.max` until the first congestion event (RFC 9002 §7.3.1).
     @exclusivity(unchecked) public private(set) var slowStartThreshold: Int = .max
+    @exclusivity(unchecked) private var bytesAckedInAvoidance = 0
+    @exclusivity(unchecked) private var book = CongestionBookkeeping()
+
+    /// Bytes in flight (RFC 9002 §2); see `CongestionController.bytesInFlight`.
+    public var bytesInFlight: Int { book.bytesInFlight }
     /// When the current recovery period started, congestion_recovery_start_time (RFC 9002 §B.2).
     /// It is kept after recovery ends: a later loss of a packet sent before it still causes no reduction.
-    @exclusivity(unchecked) public private(set) var recoveryStartTime: Instant?
-    @exclusivity(unchecked) private var isRecovering = false
-    @exclusivity(unchecked) private var bytesAckedInAvoidance = 0
-    @exclusivity(unchecked) private var usage = WindowUsage()
-    @exclusivity(unchecked) private var smoothedRTT: UInt64 = RTTEstimator.defaultInitialRTT.nanosecondsClamped
+    public var recoveryStartTime: Instant? { book.recoveryStartTime }
 
     /// The datagram size windows are counted in (RFC 9002 §7.2); at least 1200, raised by PMTU discovery.
     public var maxDatagramSize: Int {
@@ -40,76 +39,49 @@ public final class NewReno: CongestionController {
 
     /// Slow start, recovery or congestion avoidance (RFC 9002 §7.3).
     public var state: CongestionState {
-        if isRecovering { return .recovery }
+        if book.isRecovering { return .recovery }
         return congestionWindow < slowStartThreshold ? .slowStart : .congestionAvoidance
     }
 
     /// Bytes per second for the `Pacer` (RFC 9002 §7.7).
     public var pacingRate: UInt64 {
         CongestionDefaults.pacingRate(
-            window: congestionWindow, smoothedRTT: smoothedRTT, isSlowStart: state == .slowStart)
+            window: congestionWindow, smoothedRTT: book.smoothedRTT, isSlowStart: state == .slowStart)
     }
 
     /// Whether `bytes` more fit in the window (RFC 9002 §7).
-    public func canSend(bytes: Int) -> Bool { bytesInFlight + bytes <= congestionWindow }
+    public func canSend(bytes: Int) -> Bool { book.bytesInFlight + bytes <= congestionWindow }
 
     /// Counts an in-flight packet (RFC 9002 §B.4 OnPacketSentCC).
     public func onPacketSent(size: Int, now: Instant) {
-        bytesInFlight += size
-        usage.onSent(bytesInFlight: bytesInFlight)
-    }
-
-    /// Whether a packet sent at `timeSent` belongs to the current recovery period (RFC 9002 §B.4).
-    private func isInRecovery(timeSent: Instant) -> Bool {
-        guard let start = recoveryStartTime else { return false }
-        return timeSent <= start
+        book.onPacketSent(size: size)
     }
 
     /// Grows the window for acknowledged in-flight packets outside recovery while the window is in use
     /// (RFC 9002 §B.5).
     public func onPacketsAcknowledged(_ packets: [SentPacket], rtt: RTTEstimator, now: Instant) {
-        smoothedRTT = rtt.smoothedNanoseconds
-        let isLimited = usage.isWindowLimited(window: congestionWindow)
-        var largestTimeSent: Instant?
-        for packet in packets where packet.isInFlight {
-            bytesInFlight = max(0, bytesInFlight - packet.size)
-            largestTimeSent = max(largestTimeSent ?? packet.timeSent, packet.timeSent)
-            if isInRecovery(timeSent: packet.timeSent) { continue }
-            // A packet sent after recovery started ends the recovery period (RFC 9002 §7.3.2).
-            isRecovering = false
-            guard isLimited else { continue }
+        book.onPacketsAcknowledged(packets, window: congestionWindow, rtt: rtt, now: now) { size in
             if congestionWindow < slowStartThreshold {
-                congestionWindow += packet.size
+                congestionWindow += size
             } else {
                 // cwnd += max_datagram_size × acked / cwnd, accumulated to avoid rounding to zero (RFC 9002 §B.5).
-                bytesAckedInAvoidance += packet.size
+                bytesAckedInAvoidance += size
                 if bytesAckedInAvoidance >= congestionWindow {
                     bytesAckedInAvoidance -= congestionWindow
                     congestionWindow += maxDatagramSize
                 }
             }
         }
-        if let timeSent = largestTimeSent {
-            usage.onAcknowledged(largestTimeSent: timeSent, bytesInFlight: bytesInFlight, now: now)
-        }
     }
 
     /// Removes lost bytes, reacts once per recovery period, collapses on persistent congestion (RFC 9002 §B.8).
     public func onPacketsLost(_ packets: [SentPacket], persistentCongestion: Bool, now: Instant) {
-        var largestTimeSent: Instant?
-        for packet in packets where packet.isInFlight {
-            bytesInFlight = max(0, bytesInFlight - packet.size)
-            // A lost PMTU probe only means the packet was too large (RFC 9000 §14.4).
-            if packet.isMTUProbe { continue }
-            largestTimeSent = max(largestTimeSent ?? packet.timeSent, packet.timeSent)
-        }
-        guard let timeSent = largestTimeSent else { return }
+        guard let timeSent = book.removeLost(packets) else { return }
         onCongestionEvent(timeSent: timeSent, now: now)
         if persistentCongestion {
             // RFC 9002 §7.6.2: collapse to the minimum window; the next ACK leaves recovery.
             congestionWindow = minimumWindow
-            recoveryStartTime = nil
-            isRecovering = false
+            book.onPersistentCongestion()
             bytesAckedInAvoidance = 0
         }
     }
@@ -121,14 +93,12 @@ public final class NewReno: CongestionController {
 
     /// Removes bytes of discarded packets from flight without a congestion signal (RFC 9002 §6.4).
     public func onPacketsDiscarded(bytes: Int) {
-        bytesInFlight = max(0, bytesInFlight - bytes)
+        book.onPacketsDiscarded(bytes: bytes)
     }
 
     /// Enters recovery and halves the window, unless already recovering from a loss of this era (RFC 9002 §B.6).
     private func onCongestionEvent(timeSent: Instant, now: Instant) {
-        if isInRecovery(timeSent: timeSent) { return }
-        recoveryStartTime = now
-        isRecovering = true
+        guard book.enterRecovery(timeSent: timeSent, now: now) else { return }
         slowStartThreshold = Int(Double(congestionWindow) * Self.lossReductionFactor)
         congestionWindow = max(slowStartThreshold, minimumWindow)
         bytesAckedInAvoidance = 0
