@@ -16,6 +16,14 @@ extension TransportConnection {
         configureKeyUpdateLimits()
     }
 
+    /// Starts MTU discovery and ECN validation over for a new path (RFC 9000 §9.4, §13.4.2, §14.3): the new
+    /// path gets 1200-byte datagrams until a probe succeeds on it. For the paths code to call on migration.
+    func resetPathMTUAndECN() {
+        mtuDiscovery = MTUDiscovery(maximumMTU: mtuDiscovery.maximumMTU, isEnabled: mtuDiscovery.isEnabled)
+        applyPathMTU(mtuDiscovery.currentMTU)
+        recovery.ecn.reset(isEnabled: config.isECNEnabled)
+    }
+
     /// The ECN codepoint for this connection's datagrams: ECT(0) while ECN validation has not failed
     /// (RFC 9000 §13.4.2). Constant within one `pollTransmit` batch, so a GSO run shares one value.
     public var ecnCodepoint: UInt8 { recovery.ecn.codepoint }
