@@ -82,7 +82,7 @@ extension Daemon {
                     remoteID: id.hex,
                     connections: mine.count,
                     totalConnections: history.totalConnections,
-                    rttMilliseconds: mine.map(\.rttMilliseconds).min(),
+                    rttMilliseconds: mine.map(\.rttMilliseconds).min() ?? history.lastRTT.map(Self.milliseconds),
                     bytesSent: history.closedBytesSent + mine.reduce(0) { $0 + $1.bytesSent },
                     bytesReceived: history.closedBytesReceived + mine.reduce(0) { $0 + $1.bytesReceived },
                     pathsSeen: history.pathsSeen.map(\.description).sorted(),

@@ -3,13 +3,18 @@ import Foundation
 import Logging
 
 extension Daemon {
-    /// Re-reads and validates the configuration file and swaps in the new hook chain (SIGHUP, `ferry reload`).
+    /// Re-reads and validates the configuration file and swaps in the new hook chain, services and tunnels
+    /// (SIGHUP, `ferry reload`).
     ///
-    /// An invalid file keeps the running configuration; the error (with file, line and key) is logged, counted,
-    /// kept for `status`, and returned. systemd sees RELOADING=1 then READY=1 either way. Hooks, hook timeout and
-    /// logging-independent policy apply at once; sockets, services and tunnels only change on restart (listed in
-    /// `needsRestart`). With `reevaluate_on_reload`, established connections the new chain rejects are closed
-    /// with the policy code; connections it accepts are never touched.
+    /// An invalid file (or a new tunnel port that cannot be bound) keeps the running configuration; the error
+    /// (with file, line and key) is logged, counted, kept for `status`, and returned. systemd sees RELOADING=1
+    /// then READY=1 either way. Everything new is prepared first (tunnel listeners bound, plugins started), then
+    /// the hook chain, the service table and the tunnel list are swapped in, then what was dropped is closed.
+    /// Services keep their names' ALPNs: a changed `forward`/`type` applies to the next stream, a removed
+    /// service refuses new connections, a new name needs a restart (the endpoint's TLS ALPN list is fixed), as
+    /// do the UDP sockets, key, control socket, metrics listener and log format (listed in `needsRestart`).
+    /// With `reevaluate_on_reload`, established connections the new chain rejects are closed with the policy
+    /// code; connections it accepts are never touched.
     @discardableResult
     public func reload() async -> ControlReload {
         notifier.reloading()
@@ -18,14 +23,14 @@ extension Daemon {
         let result: ControlReload
         do {
             let newConfig = try DaemonConfig.load(path: path)
-            result = await apply(newConfig)
+            result = try await apply(newConfig)
             context.metrics.recordReload(result: "ok")
             context.logger.info(
                 "configuration reloaded",
                 metadata: ["hooks": "\(newConfig.hooks.map(\.name))", "closed": "\(result.closedConnections)", "needs_restart": "\(result.needsRestart)"]
             )
         } catch {
-            result = ControlReload(ok: false, error: error.description, closedConnections: 0, needsRestart: [], time: ControlTime.format(Date()))
+            result = ControlReload(ok: false, error: "\(error)", closedConnections: 0, needsRestart: [], time: ControlTime.format(Date()))
             context.metrics.recordReload(result: "error")
             context.logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
         }
@@ -34,8 +39,9 @@ extension Daemon {
         return result
     }
 
-    private func apply(_ newConfig: DaemonConfig) async -> ControlReload {
+    private func apply(_ newConfig: DaemonConfig) async throws(ReloadError) -> ControlReload {
         let old = config
+        let tunnelPlan = try await prepareTunnels(newConfig.tunnels)
         // Plugins whose hook name and command are unchanged keep running; others start or stop.
         let existing = state.withLock { $0.plugins }
         var kept: [String: PluginClient] = [:]
@@ -58,14 +64,25 @@ extension Daemon {
             client.start()
             _ = await client.waitUntilReady(limit: .seconds(2))
         }
+        let boundServices = state.withLock { $0.boundServiceNames }
+        let services = newConfig.services.filter { boundServices.contains($0.name) }
+        // The swap: policy, services, tunnels.
         context.engine.install(snapshot)
+        context.installServices(services)
+        state.withLock {
+            $0.tunnels = tunnelPlan.tunnels
+            $0.dialers = tunnelPlan.dialers
+        }
+        for listener in tunnelPlan.removed { await listener.closeListening() }
+        for dialer in tunnelPlan.removedDialers { await dialer.close() }
+        for listener in tunnelPlan.added { Task { await listener.run() } }
         let stopped = existing.filter { kept[$0.key] == nil }.map { $0.value }
         for client in stopped { client.stop() }
         var needsRestart: [String] = []
         if old.endpoint.listen != newConfig.endpoint.listen { needsRestart.append("endpoint.listen") }
         if old.endpoint.keyFile != newConfig.endpoint.keyFile { needsRestart.append("endpoint.key_file") }
-        if old.services != newConfig.services { needsRestart.append("services") }
-        if old.tunnels != newConfig.tunnels { needsRestart.append("tunnels") }
+        let newServices = newConfig.services.map(\.name).filter { !boundServices.contains($0) }
+        if !newServices.isEmpty { needsRestart.append("services (new: \(newServices.joined(separator: ", ")))") }
         if old.control != newConfig.control { needsRestart.append("control") }
         if old.metrics != newConfig.metrics { needsRestart.append("metrics") }
         if old.logging.format != newConfig.logging.format { needsRestart.append("logging.format") }
@@ -81,6 +98,8 @@ extension Daemon {
         // Keep the sockets, services and tunnels actually running; take the policy settings.
         var running = old
         running.hooks = newConfig.hooks
+        running.services = services
+        running.tunnels = newConfig.tunnels
         running.endpoint.hookTimeout = newConfig.endpoint.hookTimeout
         running.endpoint.reevaluateOnReload = newConfig.endpoint.reevaluateOnReload
         running.endpoint.shutdownTimeout = newConfig.endpoint.shutdownTimeout
@@ -94,6 +113,54 @@ extension Daemon {
             closed = await reevaluateConnections()
         }
         return ControlReload(ok: true, error: nil, closedConnections: closed, needsRestart: needsRestart, time: ControlTime.format(Date()))
+    }
+
+    /// What a reload does to the tunnels: the new list in configuration order, and what to start and stop.
+    struct TunnelPlan {
+        var tunnels: [TunnelListener] = []
+        var dialers: [PeerDialer] = []
+        var added: [TunnelListener] = []
+        var removed: [TunnelListener] = []
+        var removedDialers: [PeerDialer] = []
+    }
+
+    /// Keeps the listeners of unchanged tunnels and binds the new ones; on a bind failure closes what it bound
+    /// and throws, leaving the running tunnels untouched.
+    private func prepareTunnels(_ wanted: [DaemonConfig.TunnelSettings]) async throws(ReloadError) -> TunnelPlan {
+        let (current, currentDialers) = state.withLock { ($0.tunnels, $0.dialers) }
+        func key(_ tunnel: DaemonConfig.TunnelSettings) -> String {
+            "\(tunnel.listen) \(Daemon.dialerKey(peer: tunnel.peer, service: tunnel.service))"
+        }
+        var remaining = current
+        var dialers = Dictionary(
+            currentDialers.map { (Daemon.dialerKey(peer: $0.peer, service: $0.service), $0) },
+            uniquingKeysWith: { first, _ in first }
+        )
+        var plan = TunnelPlan()
+        var used: [String: PeerDialer] = [:]
+        for tunnel in wanted {
+            let dialerKey = Daemon.dialerKey(peer: tunnel.peer, service: tunnel.service)
+            if let index = remaining.firstIndex(where: { key($0.settings) == key(tunnel) }) {
+                plan.tunnels.append(remaining.remove(at: index))
+                used[dialerKey] = dialers[dialerKey]
+                continue
+            }
+            let dialer = dialers[dialerKey] ?? PeerDialer(peer: tunnel.peer, service: tunnel.service, daemon: context)
+            dialers[dialerKey] = dialer
+            used[dialerKey] = dialer
+            do {
+                let listener = try await TunnelListener.bind(settings: tunnel, dialer: dialer, daemon: context)
+                plan.tunnels.append(listener)
+                plan.added.append(listener)
+            } catch {
+                for listener in plan.added { listener.close() }
+                throw .tunnelBindFailed(listen: tunnel.listen, line: tunnel.line, file: config.file, reason: "\(error)")
+            }
+        }
+        plan.removed = remaining
+        plan.dialers = Array(used.values)
+        plan.removedDialers = currentDialers.filter { dialer in !used.values.contains { $0 === dialer } }
+        return plan
     }
 
     /// Closes established connections the current chain rejects; returns how many.
@@ -116,4 +183,17 @@ extension Daemon {
 
     /// The last reload's result.
     public var lastReload: ControlReload? { state.withLock { $0.lastReload } }
+}
+
+/// Why a valid configuration could not be applied.
+enum ReloadError: Error, CustomStringConvertible {
+    /// A new tunnel's local port could not be bound.
+    case tunnelBindFailed(listen: HostPort, line: Int, file: String, reason: String)
+
+    var description: String {
+        switch self {
+        case .tunnelBindFailed(let listen, let line, let file, let reason):
+            "\(file):\(line): tunnel 'listen': cannot listen on \(listen): \(reason)"
+        }
+    }
 }

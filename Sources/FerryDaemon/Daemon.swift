@@ -24,6 +24,8 @@ public final class Daemon: Sendable {
         var routers: [Router] = []
         var tunnels: [TunnelListener] = []
         var dialers: [PeerDialer] = []
+        /// The services whose ALPNs the endpoints offer (fixed at bind; a reload can only use these names).
+        var boundServiceNames: Set<String> = []
         var plugins: [String: PluginClient] = [:]
         var control: ControlServer?
         var metricsServer: MetricsServer?
@@ -127,6 +129,7 @@ public final class Daemon: Sendable {
     private func bindAll(identity: EndpointIdentity, plugins: [String: PluginClient]) async throws {
         let config = self.config
         state.withLock { $0.plugins = plugins }
+        context.installServices(config.services)
         var endpointConfiguration = EndpointConfiguration(logger: context.logger)
         endpointConfiguration.eventLoopGroup = context.eventLoopGroup
         // The runtime runs the engine as the endpoint's only hook: the incoming filter (allow-ips, deny-ips,
@@ -147,15 +150,16 @@ public final class Daemon: Sendable {
             )
             var handlers: [String: any ProtocolHandler] = [:]
             for service in config.services {
-                handlers[service.alpn] = ServiceHandler(settings: service, daemon: context)
+                handlers[service.alpn] = ServiceHandler(name: service.name, daemon: context)
             }
             routers.append(Router(endpoint: endpoint, handlers: handlers, logger: context.logger))
             context.endpoints = context.endpoints + [endpoint]
             state.withLock { $0.routers = routers }
         }
+        state.withLock { $0.boundServiceNames = Set(config.services.map(\.name)) }
         var dialers: [String: PeerDialer] = [:]
         for tunnel in config.tunnels {
-            let key = tunnel.peer.id.hex + "/" + tunnel.service
+            let key = Self.dialerKey(peer: tunnel.peer, service: tunnel.service)
             let dialer = dialers[key] ?? PeerDialer(peer: tunnel.peer, service: tunnel.service, daemon: context)
             dialers[key] = dialer
             let listener = try await TunnelListener.bind(settings: tunnel, dialer: dialer, daemon: context)
@@ -189,6 +193,11 @@ public final class Daemon: Sendable {
         try identity.save(toFile: path)
         logger.notice("created a new endpoint key", metadata: ["key_file": "\(path)", "id": "\(identity.id)"])
         return identity
+    }
+
+    /// Tunnels to the same peer address and service share one dialer (one QUIC connection).
+    static func dialerKey(peer: EndpointAddress, service: String) -> String {
+        "\(peer)/\(service)"
     }
 
     static func pluginKey(_ name: String, _ settings: DaemonConfig.PluginSettings) -> String {

@@ -17,6 +17,9 @@ final class DaemonContext: Sendable {
     /// The shared log level, when the daemon owns its logger (reload can change it).
     let logLevelControl: LogLevelControl?
     private let endpointsBox = Locked([Endpoint]())
+    /// The services in force by name; a reload replaces it in one assignment (`ServiceHandler` looks a service
+    /// up per connection and per stream).
+    private let servicesBox = Locked([String: DaemonConfig.ServiceSettings]())
 
     init(logger: Logger, metrics: DaemonMetrics, registry: ConnectionRegistry, engine: PolicyEngine, eventLoopGroup: any EventLoopGroup, runtimeRunsHooks: Bool, logLevelControl: LogLevelControl?) {
         self.logger = logger
@@ -32,6 +35,17 @@ final class DaemonContext: Sendable {
     var endpoints: [Endpoint] {
         get { endpointsBox.current }
         set { endpointsBox.withLock { $0 = newValue } }
+    }
+
+    /// The settings of the service `name`, or nil once a reload removed it.
+    func service(named name: String) -> DaemonConfig.ServiceSettings? {
+        servicesBox.withLock { $0[name] }
+    }
+
+    /// Installs the services in force.
+    func installServices(_ services: [DaemonConfig.ServiceSettings]) {
+        let table = Dictionary(services.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        servicesBox.withLock { $0 = table }
     }
 
     /// The endpoint tunnels dial from (the first one).

@@ -33,15 +33,16 @@ final class ControlSocketTests: XCTestCase {
         // Two requests and a malformed line in one write; three answers in order.
         let socket = try UnixTestClient(path: directory.path + "/d.sock")
         socket.write("{\"command\":\"status\"}\n{\"command\":\"check-config\"}\nnot json\n")
-        let answers = socket.readLines(3)
+        let answers = try await offPool { socket.readLines(3) }
         XCTAssertEqual(answers.count, 3)
         XCTAssertTrue(answers[0].hasPrefix(#"{"ok":true,"result":{"config_file":"#), answers[0])
         XCTAssertEqual(answers[1], #"{"ok":true,"result":{"message":"\#(path): OK (1 services, 0 tunnels, 0 hooks)","ok":true}}"#)
         XCTAssertTrue(answers[2].hasPrefix(#"{"ok":false,"error":"malformed request"#), answers[2])
 
-        let notFound = try httpGet(port: try XCTUnwrap(daemon.metricsPort), path: "/other")
+        let metricsPort = try XCTUnwrap(daemon.metricsPort)
+        let notFound = try await offPool { try httpGet(port: metricsPort, path: "/other") }
         XCTAssertTrue(notFound.hasPrefix("HTTP/1.1 404 Not Found"), notFound)
-        let metrics = try httpGet(port: try XCTUnwrap(daemon.metricsPort), path: "/metrics")
+        let metrics = try await offPool { try httpGet(port: metricsPort, path: "/metrics") }
         XCTAssertTrue(metrics.contains("Content-Type: text/plain; version=0.0.4"), metrics)
 
         await daemon.shutdown()
@@ -69,7 +70,7 @@ final class ControlSocketTests: XCTestCase {
 }
 
 /// A blocking Unix stream socket client for raw protocol tests.
-final class UnixTestClient {
+final class UnixTestClient: @unchecked Sendable {
     let descriptor: Int32
     private var buffer: [UInt8] = []
 

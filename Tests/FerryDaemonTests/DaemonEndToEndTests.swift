@@ -75,7 +75,7 @@ final class DaemonEndToEndTests: XCTestCase {
         let payload = Array("hello through ferry".utf8)
         echo.write(payload)
         echo.shutdownWrite()
-        let echoed = echo.readToEnd()
+        let echoed = try await offPool { echo.readToEnd() }
         XCTAssertEqual(echoed.bytes, payload)
         XCTAssertFalse(echoed.endedWithReset)
 
@@ -83,10 +83,11 @@ final class DaemonEndToEndTests: XCTestCase {
         let forward = try TCPTestClient(port: client.tunnelPorts[1])
         let big = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         forward.write(big)
-        let received = forward.read(count: big.count)
+        let received = try await offPool { forward.read(count: big.count) }
         XCTAssertTrue(received == big, "received \(received.count) of \(big.count) bytes")
         forward.shutdownWrite()
-        XCTAssertEqual(forward.readToEnd().bytes, [])
+        let forwardEnd = try await offPool { forward.readToEnd().bytes }
+        XCTAssertEqual(forwardEnd, [])
 
         // Control socket: status, connections, remotes.
         let control = ControlClient(path: directory.path + "/a.sock")
@@ -103,7 +104,8 @@ final class DaemonEndToEndTests: XCTestCase {
         XCTAssertThrowsError(try control.request(ControlRequest(command: "nope"), as: ControlCheck.self))
 
         // Metrics over HTTP.
-        let metricsText = try httpGet(port: try XCTUnwrap(server.metricsPort), path: "/metrics")
+        let serverMetricsPort = try XCTUnwrap(server.metricsPort)
+        let metricsText = try await offPool { try httpGet(port: serverMetricsPort, path: "/metrics") }
         XCTAssertTrue(metricsText.hasPrefix("HTTP/1.1 200 OK"), metricsText)
         XCTAssertTrue(metricsText.contains(#"ferry_hook_decisions_total{hook="allow-endpoints-2",outcome="accept"}"#), metricsText)
         XCTAssertTrue(metricsText.contains(#"ferry_connections_opened_total{side="server"}"#), metricsText)
@@ -123,9 +125,9 @@ final class DaemonEndToEndTests: XCTestCase {
         let strangerServing = Task { await stranger.serve() }
         let refused = try TCPTestClient(port: stranger.tunnelPorts[0])
         refused.write(payload)
-        let refusedResult = refused.readToEnd()
+        let refusedResult = try await offPool { refused.readToEnd() }
         XCTAssertEqual(refusedResult.bytes, [])
-        let rejections = try httpGet(port: try XCTUnwrap(server.metricsPort), path: "/metrics")
+        let rejections = try await offPool { try httpGet(port: serverMetricsPort, path: "/metrics") }
         XCTAssertTrue(rejections.contains(#"ferry_hook_decisions_total{hook="allow-endpoints-2",outcome="reject"}"#), rejections)
 
         // An invalid reload keeps the running policy and reports the error with file and line.
@@ -142,7 +144,8 @@ final class DaemonEndToEndTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(reloaded.closedConnections, 1)
         let afterReload = try TCPTestClient(port: client.tunnelPorts[0])
         afterReload.write(payload)
-        XCTAssertEqual(afterReload.readToEnd().bytes, [], "the client is no longer allowed")
+        let afterReloadBytes = try await offPool { afterReload.readToEnd().bytes }
+        XCTAssertEqual(afterReloadBytes, [], "the client is no longer allowed")
 
         await stranger.shutdown()
         await client.shutdown()
@@ -199,7 +202,7 @@ final class DaemonResetPropagationTests: XCTestCase {
         let serving = Task { await client.serve() }
         let tcp = try TCPTestClient(port: client.tunnelPorts[0])
         tcp.write(Array("anyone there?".utf8))
-        let result = tcp.readToEnd()
+        let result = try await offPool { tcp.readToEnd() }
         XCTAssertEqual(result.bytes, [])
         XCTAssertTrue(result.endedWithReset, "the stream reset reaches the TCP client as RST")
         await client.shutdown()
@@ -251,16 +254,111 @@ final class DaemonConnectionLimitTests: XCTestCase {
         let payload = Array("one connection per peer".utf8)
         let first = try TCPTestClient(port: client.tunnelPorts[0])
         first.write(payload)
-        XCTAssertEqual(first.read(count: payload.count), payload)
+        let firstEcho = try await offPool { first.read(count: payload.count) }
+        XCTAssertEqual(firstEcho, payload)
         // The first QUIC connection is still open (its stream is), so a second one from the same id is refused.
         let second = try TCPTestClient(port: client.tunnelPorts[1])
         second.write(payload)
-        XCTAssertEqual(second.readToEnd().bytes, [])
+        let secondBytes = try await offPool { second.readToEnd().bytes }
+        XCTAssertEqual(secondBytes, [])
         XCTAssertEqual(server.registry.count, 1)
         first.shutdownWrite()
-        XCTAssertEqual(first.readToEnd().bytes, [])
+        let firstEnd = try await offPool { first.readToEnd().bytes }
+        XCTAssertEqual(firstEnd, [])
         await client.shutdown()
         await server.shutdown()
         await serving.value
+    }
+}
+
+final class DaemonReloadServicesAndTunnelsTests: XCTestCase {
+    /// A reload adds and removes tunnels and changes a service's `forward` without touching what stays.
+    func testReloadSwapsTunnelsAndServiceSettings() async throws {
+        let directory = TemporaryDirectory()
+        var logger = Logger(label: "reload")
+        logger.logLevel = .critical
+        let firstEcho = try TCPEchoServer()
+        let secondEcho = try DigestingEchoServer()
+        let serverText = { (port: UInt16) in
+            """
+            [endpoint]
+            key_file = "a.key"
+            listen = ["127.0.0.1:0"]
+            [control]
+            enabled = false
+            [[services]]
+            name = "echo"
+            type = "echo"
+            [[services]]
+            name = "fwd"
+            forward = "127.0.0.1:\(port)"
+            """
+        }
+        let serverPath = directory.write("a.toml", serverText(firstEcho.port))
+        let server = try await Daemon.start(config: try DaemonConfig.load(path: serverPath), logger: logger, notifier: SystemdNotifier(environment: [:]))
+        let peer = "\(server.endpointID.hex)@\(server.localAddresses[0])"
+        let tunnel = { (service: String) in "[[tunnels]]\nlisten = \"127.0.0.1:0\"\npeer = \"\(peer)\"\nservice = \"\(service)\"\n" }
+        let clientHead = "[endpoint]\nkey_file = \"b.key\"\nlisten = [\"127.0.0.1:0\"]\n[control]\nenabled = false\n"
+        let clientPath = directory.write("b.toml", clientHead + tunnel("echo"))
+        let client = try await Daemon.start(config: try DaemonConfig.load(path: clientPath), logger: logger, notifier: SystemdNotifier(environment: [:]))
+        let serving = Task { await client.serve() }
+
+        let echoPort = client.tunnelPorts[0]
+        let kept = try TCPTestClient(port: echoPort)
+        kept.write(Array("one".utf8))
+        let keptOne = try await offPool { kept.read(count: 3) }
+        XCTAssertEqual(keptOne, Array("one".utf8))
+
+        // Add a tunnel to `fwd`: bound by the reload, served at once; the echo tunnel keeps its port and stream.
+        directory.write("b.toml", clientHead + tunnel("echo") + tunnel("fwd"))
+        let added = await client.reload()
+        XCTAssertTrue(added.ok, "\(added)")
+        XCTAssertEqual(added.needsRestart, [])
+        XCTAssertEqual(client.tunnelPorts.count, 2)
+        XCTAssertEqual(client.tunnelPorts[0], echoPort)
+        let forwarded = try TCPTestClient(port: client.tunnelPorts[1])
+        forwarded.write(Array("two".utf8))
+        let forwardedTwo = try await offPool { forwarded.read(count: 3) }
+        XCTAssertEqual(forwardedTwo, Array("two".utf8))
+        kept.write(Array("three".utf8))
+        let keptThree = try await offPool { kept.read(count: 5) }
+        XCTAssertEqual(keptThree, Array("three".utf8))
+
+        // The server's `fwd` now forwards to another echo server: the next stream goes there.
+        directory.write("a.toml", serverText(secondEcho.port))
+        let changed = await server.reload()
+        XCTAssertTrue(changed.ok, "\(changed)")
+        XCTAssertEqual(changed.needsRestart, [])
+        let redirected = try TCPTestClient(port: client.tunnelPorts[1])
+        redirected.write(Array("four".utf8))
+        redirected.shutdownWrite()
+        let redirectedBytes = try await offPool { redirected.readToEnd().bytes }
+        XCTAssertEqual(redirectedBytes, Array("four".utf8))
+        XCTAssertEqual(secondEcho.digest(of: 0), SHA256.hex(Array("four".utf8)))
+
+        // Remove the echo tunnel: its port stops listening; the fwd tunnel stays.
+        let fwdPort = client.tunnelPorts[1]
+        directory.write("b.toml", clientHead + tunnel("fwd"))
+        let removed = await client.reload()
+        XCTAssertTrue(removed.ok, "\(removed)")
+        XCTAssertEqual(client.tunnelPorts, [fwdPort])
+        XCTAssertThrowsError(try TCPTestClient(port: echoPort))
+
+        // A new service name needs a restart; a tunnel port that cannot be bound fails the reload.
+        directory.write("a.toml", serverText(secondEcho.port) + "\n[[services]]\nname = \"new\"\ntype = \"echo\"\n")
+        let newService = await server.reload()
+        XCTAssertEqual(newService.needsRestart, ["services (new: new)"])
+        let busy = try TCPEchoServer()
+        directory.write("b.toml", clientHead + tunnel("fwd") + tunnel("echo").replacingOccurrences(of: "127.0.0.1:0", with: "127.0.0.1:\(busy.port)"))
+        let clash = await client.reload()
+        XCTAssertFalse(clash.ok)
+        XCTAssertTrue(clash.error?.contains("b.toml:10: tunnel 'listen'") == true, "\(clash)")
+        XCTAssertEqual(client.tunnelPorts, [fwdPort])
+
+        kept.shutdownWrite()
+        await client.shutdown()
+        await server.shutdown()
+        await serving.value
+        withExtendedLifetime((firstEcho, secondEcho, busy)) {}
     }
 }

@@ -25,7 +25,7 @@ actor PeerDialer {
     /// The live connection, dialing (after the backoff delay) when there is none.
     func currentConnection() async throws -> Connection {
         if let connection, await connection.closeReason == nil { return connection }
-        dropConnection()
+        await dropConnection()
         let wait = nextAttempt - .now
         if wait > .zero { try await Task.sleep(for: wait) }
         guard let endpoint = daemon.dialingEndpoint else { throw ConnectionError.endpointClosed }
@@ -58,20 +58,23 @@ actor PeerDialer {
     }
 
     /// Forgets a connection that closed, folding its counters into the registry.
-    func dropConnection() {
-        guard connection != nil || registryNumber != nil else { return }
-        if let registryNumber {
-            daemon.registry.remove(registryNumber, finalStats: nil)
-            daemon.metrics.connectionClosed(side: "client")
-        }
+    func dropConnection() async {
+        guard let dropped = connection else { return }
+        let number = registryNumber
         connection = nil
         registryNumber = nil
+        // Both fields are cleared before the await, so a concurrent caller finds nothing left to drop.
+        let stats = await dropped.stats
+        if let number {
+            daemon.registry.remove(number, finalStats: stats)
+            daemon.metrics.connectionClosed(side: "client")
+        }
     }
 
     /// Closes the connection (shutdown).
-    func close() {
+    func close() async {
         connection?.close(code: 0, reason: "shutting down")
-        dropConnection()
+        await dropConnection()
     }
 }
 

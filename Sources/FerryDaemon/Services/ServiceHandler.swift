@@ -5,22 +5,30 @@ import NIOPosix
 
 /// Serves one configured service (`[[services]]`) for the `Router`: every bidirectional stream a peer opens on
 /// ALPN `ferry/tcp/<name>` becomes one TCP connection to `forward` (or is echoed back).
+///
+/// The settings are looked up in the daemon's service table for each stream, so a reload that changes
+/// `forward` or `type` applies to the next stream; a reload that removes the service refuses new connections
+/// (code 403) while streams already relaying finish.
 final class ServiceHandler: ProtocolHandler {
-    let settings: DaemonConfig.ServiceSettings
+    let name: String
     let daemon: DaemonContext
 
-    init(settings: DaemonConfig.ServiceSettings, daemon: DaemonContext) {
-        self.settings = settings
+    init(name: String, daemon: DaemonContext) {
+        self.name = name
         self.daemon = daemon
     }
 
     func accept(_ connection: Connection) async {
         guard await daemon.admit(connection) else { return }
-        let number = daemon.registry.register(connection, service: settings.name)
+        guard daemon.service(named: name) != nil else {
+            connection.close(code: policyRejectionCode, reason: "service \(name) is no longer offered")
+            return
+        }
+        let number = daemon.registry.register(connection, service: name)
         daemon.metrics.connectionOpened(side: "server")
         daemon.logger.info(
             "connection accepted",
-            metadata: ["remote_id": "\(connection.remoteID)", "remote": "\(connection.remoteAddress)", "service": "\(settings.name)"]
+            metadata: ["remote_id": "\(connection.remoteID)", "remote": "\(connection.remoteAddress)", "service": "\(name)"]
         )
         await withDiscardingTaskGroup { group in
             while true {
@@ -40,11 +48,16 @@ final class ServiceHandler: ProtocolHandler {
         daemon.metrics.connectionClosed(side: "server")
         daemon.logger.info(
             "connection closed",
-            metadata: ["remote_id": "\(connection.remoteID)", "service": "\(settings.name)", "reason": "\(reason.map { "\($0)" } ?? "released")"]
+            metadata: ["remote_id": "\(connection.remoteID)", "service": "\(name)", "reason": "\(reason.map { "\($0)" } ?? "released")"]
         )
     }
 
     private func serve(send: SendStream, receive: ReceiveStream) async {
+        guard let settings = daemon.service(named: name) else {
+            send.reset(code: StreamRelay.tcpResetCode)
+            receive.stop(code: StreamRelay.tcpResetCode)
+            return
+        }
         switch settings.kind {
         case .echo:
             await StreamRelay.echo(send: send, receive: receive, metrics: daemon.metrics)

@@ -48,6 +48,11 @@ final class TunnelListener: Sendable {
         server.channel.close(promise: nil)
     }
 
+    /// Stops accepting and waits until the listening socket is closed (a reload that removed the tunnel).
+    func closeListening() async {
+        try? await server.channel.close()
+    }
+
     private func handle(_ tcp: StreamRelay.TCPChannel) async {
         var attempt = 0
         while true {

@@ -27,6 +27,8 @@ public final class ConnectionRegistry: Sendable {
         public var closedBytesReceived: UInt64 = 0
         /// Connections ever registered.
         public var totalConnections: UInt64 = 0
+        /// The smoothed RTT of the last connection that closed (RFC 9002 §5.3), kept for `remotes`.
+        public var lastRTT: Duration?
         /// When it was last seen.
         public var lastSeen: Date = Date()
     }
@@ -75,6 +77,7 @@ public final class ConnectionRegistry: Sendable {
             if let finalStats {
                 state.history[entry.connection.remoteID]?.closedBytesSent += finalStats.bytesSent
                 state.history[entry.connection.remoteID]?.closedBytesReceived += finalStats.bytesReceived
+                state.history[entry.connection.remoteID]?.lastRTT = finalStats.smoothedRTT
             }
             state.history[entry.connection.remoteID]?.lastSeen = Date()
         }
