@@ -52,7 +52,7 @@ final class ScenarioThroughputTests: XCTestCase {
                 Int(oneWay.components.seconds * 2000 + oneWay.components.attoseconds / 500_000_000_000_000),
                 results[0] / 1e6, results[1] / 1e6, results[1] / results[0]))
             XCTAssertGreaterThan(results[0], Double(Self.bandwidth) * 0.7, "lossless fills the bottleneck")
-            XCTAssertGreaterThan(results[1], results[0] * 0.2)
+            XCTAssertGreaterThan(results[1], results[0] * 0.1, "no collapse")
         }
     }
 }
