@@ -217,6 +217,34 @@ final class HookRulesTests: XCTestCase {
         XCTAssertEqual(timedOut.reason, "hook 2 (StuckHook) timed out after 200ms")
     }
 
+    func testDeliveringFormDeliversOnceEvenWhileAHookIsStuck() async {
+        // The runtime's form: hooks run in the calling task; the watchdog delivers the timeout while the task is
+        // still inside the stuck hook, and the hook's late answer is dropped.
+        let gate = Gate()
+        let chain = HookChain([StuckHook(gate: gate)], deadline: .milliseconds(200))
+        let deliveries = HookLock<[String]>([])
+        let delivered = Signal()
+        let running = Task {
+            await chain.runBeforeConnect(remote: HookFixtures.address, alpn: "echo/1") { decision in
+                deliveries.withLock { $0.append(decision.reason) }
+                delivered.fire()
+            }
+        }
+        await delivered.wait()
+        XCTAssertEqual(deliveries.withLock { $0 }, ["hook 1 (StuckHook) timed out after 200ms"])
+        gate.open()
+        await running.value
+        XCTAssertEqual(deliveries.withLock { $0 }.count, 1, "the late answer was delivered too")
+
+        let log = CallLog()
+        let accepting = HookChain([RecordingHook(name: "a", log: log), RecordingHook(name: "b", log: log)])
+        let answers = HookLock<[HookDecision<IncomingOutcome>]>([])
+        await accepting.runIncoming(HookFixtures.incoming) { decision in answers.withLock { $0.append(decision) } }
+        XCTAssertEqual(answers.withLock { $0 }, [HookDecision(outcome: .accept)], "delivered before returning")
+        let entries = await log.entries
+        XCTAssertEqual(entries, ["a.incoming", "b.incoming"])
+    }
+
     func testStreamDataIsHeldUntilAcceptedThenDelivered() async throws {
         let gate = Gate()
         let entered = Signal()

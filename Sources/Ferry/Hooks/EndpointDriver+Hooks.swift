@@ -87,6 +87,14 @@ extension EndpointDriver {
         // When the transport held the attempt, the incoming filter already ran before the handshake.
         let runsIncomingFilter = runtime.side == .server && !hookState.holdsIncoming
         Task { [chain, view, local, bound, connection] in
+            guard runsIncomingFilter else {
+                // The common case: afterHandshake only, run in this task, its decision delivered to the loop.
+                await chain.runAfterHandshake(view) { decision in
+                    let verdict = HookGate.verdict(afterHandshake: decision)
+                    bound.eventLoop.execute { bound.value.hooksDecided(connection, verdict: verdict) }
+                }
+                return
+            }
             let verdict = await HookGate.decide(
                 chain: chain, view: view, localAddress: local, runsIncomingFilter: runsIncomingFilter)
             bound.eventLoop.execute { bound.value.hooksDecided(connection, verdict: verdict) }
@@ -165,7 +173,11 @@ enum HookGate {
                 )
             }
         }
-        let decision = await chain.runAfterHandshake(view)
+        return verdict(afterHandshake: await chain.runAfterHandshake(view))
+    }
+
+    /// The verdict for an `afterHandshake` decision: nil to accept, else how to close.
+    static func verdict(afterHandshake decision: HookDecision<AfterHandshakeOutcome>) -> HookVerdict? {
         switch decision.outcome {
         case .accept:
             return nil

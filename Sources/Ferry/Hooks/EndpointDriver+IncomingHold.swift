@@ -25,8 +25,10 @@ extension EndpointDriver {
             let chain = hookState.chain
             let bound = loopBound
             Task {
-                let decision = await chain.runIncoming(info)
-                bound.eventLoop.execute { bound.value.incomingDecided(attempt, decision: decision) }
+                // Delivering form: the hooks run in this task (no worker task per run; HookChain+Delivering.swift).
+                await chain.runIncoming(info) { decision in
+                    bound.eventLoop.execute { bound.value.incomingDecided(attempt, decision: decision) }
+                }
             }
         }
     }

@@ -72,6 +72,15 @@ public struct HookChain: Sendable, ExpressibleByArrayLiteral {
         _ call: @escaping @Sendable (any EndpointHooks) async throws -> Outcome
     ) async -> HookDecision<Outcome> {
         let result = await HookDeadline.run(hooks: hooks, accept: accept, deadline: deadline, call)
+        return decision(from: result, accept: accept, onFailure: onFailure)
+    }
+
+    /// Turns how a run ended into a decision naming the hook that decided or failed.
+    func decision<Outcome: Sendable & Hashable>(
+        from result: HookDeadline.Result<Outcome>,
+        accept: Outcome,
+        onFailure: (HookIdentity, HookFailure) -> Outcome
+    ) -> HookDecision<Outcome> {
         let index: Int
         let failure: HookFailure
         switch result {

@@ -34,29 +34,62 @@ enum HookDeadline {
             await withUnsafeContinuation { continuation in
                 guard run.install(continuation) else { return }
                 run.armWatchdog(at: .now + deadline)
-                let worker = Task {
-                    for (index, hook) in hooks.enumerated() {
-                        if index > 0 {
-                            guard run.advance(to: index) else { return }
-                        }
-                        do {
-                            let outcome = try await call(hook)
-                            if outcome != accept {
-                                run.finish { _ in .decided(index: index, outcome) }
-                                return
-                            }
-                        } catch {
-                            run.finish { _ in .threw(index: index, error) }
-                            return
-                        }
-                    }
-                    run.finish { _ in .accepted }
-                }
+                let worker = Task { await work(hooks: hooks, run: run, accept: accept, call) }
                 run.setWorker(worker)
             }
         } onCancel: {
             run.finish { .cancelled(index: $0) }
         }
+    }
+
+    /// Runs the hooks in the calling task and hands the result to `deliver` exactly once: when the chain answers,
+    /// when the current hook's deadline passes (the watchdog delivers; the calling task stays inside the stuck
+    /// hook until it returns, and its late answer is dropped), or when the calling task is cancelled.
+    ///
+    /// For callers that consume the result elsewhere (the runtime hops to its event loop): it saves the worker
+    /// task and the caller's suspension that `run` needs.
+    static func runDelivering<Hook: Sendable, Outcome: Sendable & Equatable>(
+        hooks: [Hook],
+        accept: Outcome,
+        deadline: Duration,
+        watchdog: HookWatchdog = .shared,
+        _ call: @escaping @Sendable (Hook) async throws -> Outcome,
+        deliver: @escaping @Sendable (Result<Outcome>) -> Void
+    ) async {
+        if hooks.isEmpty { return deliver(.accepted) }
+        let run = Run<Outcome>(deadline: deadline, watchdog: watchdog)
+        run.install(deliver)
+        await withTaskCancellationHandler {
+            run.armWatchdog(at: .now + deadline)
+            await work(hooks: hooks, run: run, accept: accept, call)
+        } onCancel: {
+            run.finish { .cancelled(index: $0) }
+        }
+    }
+
+    /// Calls the hooks in order until one answers other than `accept`, throws, or the run ended meanwhile.
+    private static func work<Hook: Sendable, Outcome: Sendable & Equatable>(
+        hooks: [Hook],
+        run: Run<Outcome>,
+        accept: Outcome,
+        _ call: @Sendable (Hook) async throws -> Outcome
+    ) async {
+        for (index, hook) in hooks.enumerated() {
+            if index > 0 {
+                guard run.advance(to: index) else { return }
+            }
+            do {
+                let outcome = try await call(hook)
+                if outcome != accept {
+                    run.finish { _ in .decided(index: index, outcome) }
+                    return
+                }
+            } catch {
+                run.finish { _ in .threw(index: index, error) }
+                return
+            }
+        }
+        run.finish { _ in .accepted }
     }
 
     /// The state one run shares between the caller, the worker, the watchdog and the cancellation handler.
@@ -66,6 +99,7 @@ enum HookDeadline {
             /// When the current hook's deadline passes.
             var currentDeadline: ContinuousClock.Instant?
             var continuation: UnsafeContinuation<Result<Outcome>, Never>?
+            var deliver: (@Sendable (Result<Outcome>) -> Void)?
             var result: Result<Outcome>?
             var worker: Task<Void, Never>?
             var watchdogID: UInt64?
@@ -123,6 +157,11 @@ enum HookDeadline {
             finish { .timedOut(index: $0) }
         }
 
+        /// Stores the callback of a delivering run (before anything can finish it).
+        func install(_ deliver: @escaping @Sendable (Result<Outcome>) -> Void) {
+            state.withLock { $0.deliver = deliver }
+        }
+
         func setWorker(_ worker: Task<Void, Never>) {
             let abandon = state.withLock { state in
                 state.worker = worker
@@ -146,26 +185,33 @@ enum HookDeadline {
 
         /// Ends the run with `make(currentIndex)` unless it already ended; resumes the caller once.
         func finish(_ make: (Int) -> Result<Outcome>) {
-            let ending: (UnsafeContinuation<Result<Outcome>, Never>?, Result<Outcome>, Task<Void, Never>?, UInt64?)? =
+            let ending:
+                (
+                    UnsafeContinuation<Result<Outcome>, Never>?, (@Sendable (Result<Outcome>) -> Void)?, Result<Outcome>,
+                    Task<Void, Never>?, UInt64?
+                )? =
                 state.withLock { state in
                     guard state.result == nil else { return nil }
                     let result = make(state.current)
                     state.result = result
                     let continuation = state.continuation
                     state.continuation = nil
+                    let deliver = state.deliver
+                    state.deliver = nil
                     let worker = state.worker
                     state.worker = nil
                     let watchdogID = state.watchdogID
                     state.watchdogID = nil
-                    return (continuation, result, worker, watchdogID)
+                    return (continuation, deliver, result, worker, watchdogID)
                 }
-            guard let (continuation, result, worker, watchdogID) = ending else { return }
+            guard let (continuation, deliver, result, worker, watchdogID) = ending else { return }
             if let watchdogID { watchdog.disarm(watchdogID) }
             switch result {
             case .timedOut, .cancelled: worker?.cancel()
             case .accepted, .decided, .threw: break
             }
             continuation?.resume(returning: result)
+            deliver?(result)
         }
     }
 }
