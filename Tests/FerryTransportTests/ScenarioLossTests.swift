@@ -30,6 +30,29 @@ final class ScenarioLossTests: XCTestCase {
         XCTAssertGreaterThan(outcome.clientStats.packetsLost, 20)
     }
 
+    func testHeavyLossOnTheAckPathOnly() throws {
+        // The server's data arrives intact, but a quarter of the client's ACKs vanish: the sender must not
+        // mistake missing ACKs for a broken path (RFC 9002 §6.1: later ACKs cover earlier ones).
+        var conditions = LinkConditions()
+        conditions.lossRate = 0.25
+        let outcome = try Scenario.bulkTransfer(
+            upload: 16 << 10, download: 2 << 20, seed: 140,
+            prepare: { network in network.clientToServer = conditions })
+        XCTAssertGreaterThan(outcome.network.datagramsDropped[.client] ?? 0, 50)
+        XCTAssertEqual(outcome.network.datagramsDropped[.server] ?? 0, 0)
+        XCTAssertLessThan(outcome.transferTime, .seconds(5))
+    }
+
+    func testHeavyLossOnTheDataPathOnly() throws {
+        var conditions = LinkConditions()
+        conditions.lossRate = 0.2
+        let outcome = try Scenario.bulkTransfer(
+            upload: 16 << 10, download: 1 << 20, seed: 150,
+            prepare: { network in network.serverToClient = conditions })
+        XCTAssertEqual(outcome.network.datagramsDropped[.client] ?? 0, 0)
+        XCTAssertGreaterThan(outcome.serverStats.packetsLost, 50)
+    }
+
     func testLossRunsAreReproducible() throws {
         let first = try Scenario.bulkTransfer(
             upload: 64 << 10, download: 256 << 10, conditions: LinkConditions(lossRate: 0.05), seed: 42)
