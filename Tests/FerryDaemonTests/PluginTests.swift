@@ -112,3 +112,51 @@ final class PluginTests: XCTestCase {
         XCTAssertEqual(refused, .unavailable("plugin v2 is not running"))
     }
 }
+
+final class PluginCloseCodeTests: XCTestCase {
+    /// A plugin's `code` becomes the CONNECTION_CLOSE code the peer sees; incoming checks it accepts.
+    func testPluginRejectionCodeReachesThePeer() async throws {
+        let directory = TemporaryDirectory()
+        let script = directory.write("legal.sh", """
+            #!/bin/sh
+            read hello
+            echo '{"type":"hello","version":1}'
+            while read line; do
+              id=$(echo "$line" | sed 's/.*"id":\\([0-9]*\\).*/\\1/')
+              case "$line" in
+                *after_handshake*) echo "{\\"id\\":$id,\\"decision\\":\\"reject\\",\\"reason\\":\\"not here\\",\\"code\\":451}" ;;
+                *) echo "{\\"id\\":$id,\\"decision\\":\\"accept\\"}" ;;
+              esac
+            done
+            """, mode: 0o755)
+        let path = directory.write("a.toml", """
+            [endpoint]
+            key_file = "a.key"
+            listen = ["127.0.0.1:0"]
+            [control]
+            enabled = false
+            [[services]]
+            name = "echo"
+            type = "echo"
+            [[hooks]]
+            name = "legal"
+            type = "plugin"
+            command = ["\(script)"]
+            """)
+        var logger = Logger(label: "plugin-code")
+        logger.logLevel = .critical
+        let daemon = try await Daemon.start(config: try DaemonConfig.load(path: path), logger: logger, notifier: SystemdNotifier(environment: [:]))
+        let endpoint = try await Endpoint.bind(host: "127.0.0.1", port: 0, identity: EndpointIdentity.generate(), alpns: [])
+        let peer = EndpointAddress(id: daemon.endpointID, directAddresses: [daemon.localAddresses[0]])
+        var reason: ConnectionCloseReason?
+        do {
+            let connection = try await endpoint.connect(to: peer, alpn: "ferry/tcp/echo")
+            reason = await connection.closed
+        } catch {
+            if case .closed(let closed) = error { reason = closed }
+        }
+        XCTAssertEqual(reason, .applicationClosed(errorCode: 451, reason: "legal: not here", by: .peer))
+        await endpoint.close()
+        await daemon.shutdown()
+    }
+}

@@ -207,7 +207,7 @@ public final class PluginClient: Sendable {
         }
         switch response.decision {
         case "accept": finish(id, with: .accept)
-        case "reject": finish(id, with: .reject(reason: response.reason ?? "rejected by plugin"))
+        case "reject": finish(id, with: .reject(reason: response.reason ?? "rejected by plugin", code: response.code.flatMap { $0 < 1 << 62 ? $0 : nil }))
         default: finish(id, with: .malformed("decision '\(response.decision ?? "")'"))
         }
     }

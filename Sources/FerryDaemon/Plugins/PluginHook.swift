@@ -30,7 +30,31 @@ public struct PluginHook: DaemonPolicyHook {
     }
 
     public func check(_ subject: PolicySubject) async -> PolicyVerdict {
-        let request = PluginRequest(
+        verdict(await client.ask(request(for: subject)))
+    }
+
+    /// The post-handshake stage with the plugin's own close code when it gave one (else 403).
+    public func afterHandshake(_ connection: HookConnection) async -> AfterHandshakeOutcome {
+        let subject = PolicySubject(
+            remoteID: connection.remoteID,
+            alpn: connection.alpn,
+            side: connection.side,
+            remoteAddress: connection.remoteAddress
+        )
+        guard context.applies(toALPN: subject.alpn) else { return .accept }
+        let answer = await client.ask(request(for: subject))
+        var verdict = verdict(answer)
+        if case .reject(let reason) = verdict, !reason.hasPrefix(context.name) {
+            verdict = .reject(reason: "\(context.name): \(reason)")
+        }
+        context.recorder.record(hook: context, stage: .afterHandshake, verdict: verdict, peer: subject.remoteID.shortDescription)
+        guard case .reject(let reason) = verdict else { return .accept }
+        if case .reject(_, let code?) = answer { return .reject(code: code, reason: reason) }
+        return .reject(code: policyRejectionCode, reason: reason)
+    }
+
+    private func request(for subject: PolicySubject) -> PluginRequest {
+        PluginRequest(
             type: "check",
             stage: "after_handshake",
             remoteAddress: subject.remoteAddress.host,
@@ -40,14 +64,13 @@ public struct PluginHook: DaemonPolicyHook {
             service: subject.service,
             side: subject.side == .server ? "server" : "client"
         )
-        return verdict(await client.ask(request))
     }
 
     private func verdict(_ answer: PluginAnswer) -> PolicyVerdict {
         let problem: String
         switch answer {
         case .accept: return .accept
-        case .reject(let reason): return .reject(reason: reason)
+        case .reject(let reason, _): return .reject(reason: reason)
         case .unavailable(let why): problem = why
         case .timedOut: problem = "plugin timed out"
         case .malformed(let why): problem = "plugin answered \(why)"

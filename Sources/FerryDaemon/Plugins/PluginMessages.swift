@@ -52,14 +52,16 @@ struct PluginResponse: Codable, Sendable, Equatable {
     var decision: String?
     /// Why, for logs and the peer.
     var reason: String?
+    /// The application error code a post-handshake rejection closes with (default 403, RFC 9000 §19.19).
+    var code: UInt64?
 }
 
 /// What a plugin answered, or why it could not.
 public enum PluginAnswer: Sendable, Equatable {
     /// The plugin accepted.
     case accept
-    /// The plugin rejected, with its reason.
-    case reject(reason: String)
+    /// The plugin rejected, with its reason and, optionally, the CONNECTION_CLOSE code to use.
+    case reject(reason: String, code: UInt64? = nil)
     /// The plugin is not running (crashed, restarting, or never started).
     case unavailable(String)
     /// The plugin did not answer in time.
