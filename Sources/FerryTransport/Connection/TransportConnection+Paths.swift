@@ -344,11 +344,15 @@ extension TransportConnection {
         // Load the new one's.
         let path = pathTable.paths[index]
         if let saved = path.savedRecovery {
+            // Back to a path we used before; its PMTU and ECN are probed again, conservatively.
+            resetPathMTUAndECN()
             recovery.rtt = saved.rtt
             recovery.congestionController = saved.congestionController
             pathTable.paths[index].savedRecovery = nil
         } else if !Self.isPortOnlyChange(from: pathTable.paths[old], to: path) {
-            // A new path starts over: its capacity and delay are unknown (RFC 9000 §9.4).
+            // A new path starts over: its capacity, delay, PMTU and ECN support are unknown (RFC 9000 §9.4,
+            // §13.4.2, §14.3).
+            resetPathMTUAndECN()
             recovery.rtt = RTTEstimator()
             recovery.congestionController = makeCongestionController()
         }

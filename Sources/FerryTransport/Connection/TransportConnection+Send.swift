@@ -55,7 +55,10 @@ extension TransportConnection {
         pacingDeadline = nil
         let pacingRelease = pacer.nextSendTime(now: now, packetSize: limit)
         let mayPace = pacingRelease == nil
-        if mayUseWindow, mayPace, let size = writeMTUProbeIfDue(now: now, into: buffer) { return size }
+        // No PMTU probes beyond the anti-amplification limit of an unvalidated path (RFC 9000 §8.1, §9.3).
+        if mayUseWindow, mayPace, isAddressValidated, let size = writeMTUProbeIfDue(now: now, into: buffer) {
+            return size
+        }
 
         var packets: (OpenPacket?, OpenPacket?, OpenPacket?) = (nil, nil, nil)
         var position = 0
