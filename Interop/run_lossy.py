@@ -111,8 +111,14 @@ def lossy_case(client, server, download, upload, streams, requests):
                 report = interop.run_client(f"{client}-client",
                                             peers.client_argv(client, f"{server_id}@{relay.address}", options),
                                             peers.workdir, timeout)
-            finally:
+            except Failure as failure:
                 relay_stats = relay.stop()
+                events = [line for line in relay.lines[1:] if not line.startswith("stats ")]
+                raise Failure(f"{failure}; relay events {events}; relay stats {relay_stats}; "
+                              f"server stderr: {srv.stderr_tail()}") from None
+            finally:
+                if relay_stats is None:
+                    relay_stats = relay.stop()
         finally:
             code = srv.stop()
         expect = {"errors": 0, "connections": 1, "requests": requests,

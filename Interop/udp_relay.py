@@ -7,10 +7,10 @@ from the listening socket. Every datagram is dropped with probability --loss, du
 held back --reorder-delay-ms with probability --reorder (so later datagrams overtake it), independently in each
 direction. The decisions come from a random.Random(--seed) stream, one decision sequence per direction.
 
-Rebinding: once --rebind-after-bytes payload bytes (both directions together) have been forwarded, every
-mapping moves to a fresh upstream socket with a new source port, as a NAT does when it forgets a binding. The
-server then sees the same connection arrive from a new address (RFC 9000 §9.3). Datagrams the server still
-sends to the old port are dropped.
+Rebinding: once --rebind-after-bytes payload bytes (both directions together) have been forwarded, the next
+datagram from a client moves every mapping to a fresh upstream socket with a new source port, as a NAT does when
+it has forgotten a binding and the client sends again. The server then sees the same connection arrive from a
+new address (RFC 9000 §9.3). Datagrams the server still sends to the old port are dropped.
 
 Stdout protocol (line-based, for the runner to wait on instead of sleeping):
     relay 127.0.0.1:PORT                 once, when bound and ready
@@ -117,6 +117,11 @@ class Relay:
             except OSError:
                 self.send_errors += 1
                 return
+            if self.args.rebind_after_bytes and self.rebinds == 0 and self.bytes_forwarded >= self.args.rebind_after_bytes:
+                # A NAT rebinds when the client next sends: this datagram already leaves from the new port, so
+                # the server learns the new address at once (a rebinding while the client is silent would strand
+                # any connection, whatever the stack).
+                self.rebind()
             upstream = self.mappings.get(source)
             if upstream is None:
                 upstream = self.open_mapping(source)
@@ -166,8 +171,6 @@ class Relay:
         if self.rebinds:
             self.forwarded_after_rebind[name] += 1
         self.bytes_forwarded += len(data)
-        if self.args.rebind_after_bytes and self.rebinds == 0 and self.bytes_forwarded >= self.args.rebind_after_bytes:
-            self.rebind()
 
     def rebind(self):
         """Moves every client to a fresh upstream port (a NAT rebinding seen by the server)."""
