@@ -214,6 +214,8 @@ final class SegmentationTests: XCTestCase {
         let harness = StreamHarness(network: network)
         let handle = try harness.establish()
         let client = try XCTUnwrap(network.client.connection(handle))
+        // Full-size datagrams once the PMTU probe is acknowledged (DPLPMTUD starts at 1200, RFC 9000 §14.3).
+        XCTAssertTrue(harness.run(timeLimit: .seconds(1)) { client.stats.pathMTU == TransportConfig().maxUDPPayloadSize })
         let stream = try XCTUnwrap(client.openStream(bidirectional: true))
         _ = try client.write(stream, patternBytes(count: 200_000))
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
