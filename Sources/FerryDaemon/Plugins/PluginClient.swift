@@ -135,9 +135,12 @@ public final class PluginClient: Sendable {
         process.standardInput = stdinPipe
         process.standardOutput = stdoutPipe
         process.standardError = FileHandle.standardError
+        // `running` is set before the process starts: one that exits at once must find itself there, or its
+        // exit would be forgotten (and no restart scheduled) when `running` was filled in after it.
         let generation: Int? = state.withLock { state in
             guard !state.isStopped, state.running == nil else { return nil }
             state.generation += 1
+            state.running = Running(process: process, input: stdinPipe.fileHandleForWriting, isReady: false, startedAt: .now)
             return state.generation
         }
         guard let generation else { return }
@@ -147,12 +150,17 @@ public final class PluginClient: Sendable {
         do {
             try process.run()
         } catch {
+            state.withLock { state in
+                if state.generation == generation { state.running = nil }
+            }
             logger.error("plugin failed to start", metadata: ["hook": "\(name)", "command": "\(command)", "error": "\(error)"])
             scheduleRestart(generation: generation)
             return
         }
-        state.withLock { state in
-            state.running = Running(process: process, input: stdinPipe.fileHandleForWriting, isReady: false, startedAt: .now)
+        if state.withLock({ $0.isStopped }) {
+            // stop() ran between claiming the slot and starting the process.
+            process.terminate()
+            return
         }
         logger.info("plugin started", metadata: ["hook": "\(name)", "pid": "\(process.processIdentifier)"])
         let output = stdoutPipe.fileHandleForReading
