@@ -362,3 +362,72 @@ final class DaemonReloadServicesAndTunnelsTests: XCTestCase {
         withExtendedLifetime((firstEcho, secondEcho, busy)) {}
     }
 }
+
+final class DaemonIncomingStageTests: XCTestCase {
+    /// `deny-ips` and `rate-limit` run in the runtime's incoming filter: a refused attempt never completes a
+    /// handshake (CONNECTION_REFUSED, RFC 9000 §20.1), and a later `allow-endpoints` hook never sees it.
+    func testAddressHooksRefuseBeforeTheHandshake() async throws {
+        let directory = TemporaryDirectory()
+        var logger = Logger(label: "incoming")
+        logger.logLevel = .critical
+        let path = directory.write("a.toml", """
+            [endpoint]
+            key_file = "a.key"
+            listen = ["127.0.0.1:0"]
+            [control]
+            enabled = false
+            [metrics]
+            listen = "127.0.0.1:0"
+            [[services]]
+            name = "echo"
+            type = "echo"
+            [[hooks]]
+            type = "rate-limit"
+            rate = 0.001
+            burst = 1
+            [[hooks]]
+            type = "deny-ips"
+            cidrs = ["192.0.2.0/24"]
+            [[hooks]]
+            type = "allow-endpoints"
+            endpoints = ["\(sampleID)"]
+            """)
+        let daemon = try await Daemon.start(config: try DaemonConfig.load(path: path), logger: logger, notifier: SystemdNotifier(environment: [:]))
+        let serving = Task { await daemon.serve() }
+        let endpoint = try await Endpoint.bind(host: "127.0.0.1", port: 0, identity: EndpointIdentity.generate(), alpns: [])
+        let peer = EndpointAddress(id: daemon.endpointID, directAddresses: [daemon.localAddresses[0]])
+
+        // The first attempt spends the bucket's only token, completes the handshake, and is refused by the
+        // allowlist after it with 403.
+        var first: ConnectionCloseReason?
+        do {
+            first = await (try await endpoint.connect(to: peer, alpn: "ferry/tcp/echo")).closed
+        } catch {
+            if case .closed(let reason) = error { first = reason }
+        }
+        guard case .applicationClosed(policyRejectionCode, _, .peer) = first else {
+            return XCTFail("expected the allowlist's 403 after the handshake, got \(String(describing: first))")
+        }
+        // The second is refused by the rate limit before any handshake: connect itself fails.
+        do {
+            let connection = try await endpoint.connect(to: peer, alpn: "ferry/tcp/echo")
+            XCTFail("the rate limit should refuse before the handshake, got \(connection)")
+        } catch {
+            switch error {
+            case .closed(.transportError(let transportError, by: .peer)), .connectFailed(let transportError):
+                XCTAssertEqual(transportError.code, .connectionRefused)
+            default:
+                XCTFail("expected CONNECTION_REFUSED, got \(error)")
+            }
+        }
+        let metricsPort = try XCTUnwrap(daemon.metricsPort)
+        let metrics = try await offPool { try httpGet(port: metricsPort, path: "/metrics") }
+        XCTAssertTrue(metrics.contains(#"ferry_hook_decisions_total{hook="rate-limit-1",outcome="accept"} 1"#), metrics)
+        XCTAssertTrue(metrics.contains(#"ferry_hook_decisions_total{hook="rate-limit-1",outcome="reject"} 1"#), metrics)
+        XCTAssertTrue(metrics.contains(#"ferry_hook_decisions_total{hook="allow-endpoints-3",outcome="reject"} 1"#), metrics)
+        XCTAssertFalse(metrics.contains(#"ferry_hook_decisions_total{hook="allow-endpoints-3",outcome="accept"}"#), "decisions are counted only where a hook decides")
+        await endpoint.close()
+        await daemon.shutdown()
+        await serving.value
+    }
+}

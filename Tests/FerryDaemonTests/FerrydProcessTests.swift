@@ -270,7 +270,7 @@ final class FerrydProcessTests: XCTestCase {
         let cases: [(text: String, expected: String)] = [
             ("[endpoint]\nlisten = [\"127.0.0.1:0\"]\nbogus = 1\n", "bad.toml:3: key 'bogus': unknown key"),
             ("[endpoint]\nlisten = \"127.0.0.1:0\"\n", "bad.toml:2: key 'listen'"),
-            ("[[hooks]]\ntype = \"allow-ips\"\n\nips = [\"10.0.0.0/33\"]\n", "bad.toml:4: key 'ips'"),
+            ("[[hooks]]\ntype = \"allow-ips\"\n\ncidrs = [\"10.0.0.0/33\"]\n", "bad.toml:4: key 'cidrs'"),
             ("[[hooks]]\ntype = \"allow-endpoints\"\nendpoints = [\"abc\"]\n", "bad.toml:3: key 'endpoints'"),
         ]
         for (text, expected) in cases {

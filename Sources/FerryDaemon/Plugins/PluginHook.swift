@@ -19,6 +19,8 @@ public struct PluginHook: DaemonPolicyHook {
         self.onError = onError
     }
 
+    public var checksIncoming: Bool { true }
+
     public func checkIncoming(_ info: IncomingInfo) async -> PolicyVerdict {
         let request = PluginRequest(
             type: "check",

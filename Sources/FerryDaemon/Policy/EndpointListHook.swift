@@ -61,6 +61,8 @@ public struct IPFilterHook: DaemonPolicyHook {
         }
     }
 
+    public var checksIncoming: Bool { true }
+
     public func checkIncoming(_ info: IncomingInfo) async -> PolicyVerdict {
         verdict(for: info.remoteAddress)
     }
@@ -82,6 +84,8 @@ public struct LogHook: DaemonPolicyHook {
         self.context = context
         self.level = level
     }
+
+    public var checksIncoming: Bool { true }
 
     public func beforeConnect(remote: EndpointAddress, alpn: String) async -> BeforeConnectOutcome {
         context.recorder.logger.log(level: level, "dialing", metadata: ["hook": "\(context.name)", "peer": "\(remote)", "alpn": "\(alpn)"])

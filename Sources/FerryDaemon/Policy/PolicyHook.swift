@@ -52,6 +52,10 @@ public protocol DaemonPolicyHook: EndpointHooks {
     func check(_ subject: PolicySubject) async throws -> PolicyVerdict
     /// Whether `check` may be re-run for established connections on reload (false for counting hooks).
     var isReevaluable: Bool { get }
+    /// Whether the hook decides in the incoming filter (`checkIncoming`); default false.
+    var checksIncoming: Bool { get }
+    /// Whether the hook decides after the handshake (`check`); default true.
+    var checksAfterHandshake: Bool { get }
 }
 
 /// The parts every configured hook shares.
@@ -85,10 +89,13 @@ extension DaemonPolicyHook {
     public func checkIncoming(_ info: IncomingInfo) async throws -> PolicyVerdict { .accept }
     public func check(_ subject: PolicySubject) async throws -> PolicyVerdict { .accept }
     public var isReevaluable: Bool { true }
+    public var checksIncoming: Bool { false }
+    public var checksAfterHandshake: Bool { true }
 
     /// Runs `checkIncoming` unless a `services` filter defers the hook until the service is known.
     public func incoming(_ info: IncomingInfo) async throws -> IncomingOutcome {
-        guard context.services == nil else { return .accept }
+        // Only hooks with an incoming check decide (and are counted) here.
+        guard checksIncoming, context.services == nil else { return .accept }
         let verdict = try await checkIncoming(info)
         context.recorder.record(hook: context, stage: .incoming, verdict: verdict, peer: "\(info.remoteAddress)")
         if case .reject = verdict { return .reject }
@@ -111,7 +118,7 @@ extension DaemonPolicyHook {
 
     /// The post-handshake decision with the service filter applied, recorded.
     public func evaluate(_ subject: PolicySubject, stage: HookStage) async throws -> PolicyVerdict {
-        guard context.applies(toALPN: subject.alpn) else { return .accept }
+        guard checksAfterHandshake, context.applies(toALPN: subject.alpn) else { return .accept }
         var verdict = try await check(subject)
         if case .reject(let reason) = verdict, !reason.hasPrefix(context.name) {
             verdict = .reject(reason: "\(context.name): \(reason)")

@@ -38,6 +38,8 @@ public struct RateLimitHook: DaemonPolicyHook {
     }
 
     public var isReevaluable: Bool { false }
+    public var checksIncoming: Bool { true }
+    public var checksAfterHandshake: Bool { false }
 
     public func checkIncoming(_ info: IncomingInfo) async -> PolicyVerdict {
         take(from: info.remoteAddress.host) ? .accept : .reject(reason: "rate limit exceeded for \(info.remoteAddress.host)")
