@@ -231,6 +231,26 @@ final class PathMigrationTests: XCTestCase {
         XCTAssertEqual(network.serverReceived[stream], payload)
     }
 
+    func testManyNewAddressesStayBoundedAndTheConnectionRecovers() throws {
+        let network = PathTestNetwork()
+        let (handle, serverHandle) = try network.connect()
+        let server = try serverConnection(network, serverHandle)
+        for index in 0..<6 {
+            let spoofed = NetworkAddress(ipBytes: [203, 0, 113, UInt8(10 + index)], port: 1000)!
+            network.cutOff.insert(spoofed)
+            let forged = try XCTUnwrap(lastClientDatagram(network, handle))
+            network.server.handle(datagram: forged, from: spoofed, now: network.now)
+            XCTAssertLessThanOrEqual(server.paths.count, 4, "paths are bounded")
+            XCTAssertEqual(server.remoteAddress, spoofed)
+        }
+        let payload = patternBytes(count: 50_000)
+        let stream = try network.upload(payload, on: handle)
+        XCTAssertTrue(network.run(for: .seconds(20)) { network.serverFinished.contains(stream) })
+        XCTAssertFalse(network.isLivelocked, "livelock at \(network.now): server \(String(describing: network.server.nextTimeout())) client \(String(describing: network.client.nextTimeout())) paths \(server.paths.map { ($0.id, $0.remoteAddress, $0.isValidated) }) validations \(server.pathTable.paths.map { ($0.id, $0.validation?.deadline, $0.validation?.retryAt, $0.validation?.isChallengePending) }) loss \(String(describing: server.recovery.lossDetectionTimeout()))")
+        XCTAssertEqual(network.serverReceived[stream], payload)
+        XCTAssertEqual(server.remoteAddress, network.clientSocket, "back on the real path")
+    }
+
     /// Builds a fresh 1-RTT datagram from the client (a PING) to replay from another address.
     private func lastClientDatagram(_ network: PathTestNetwork, _ handle: ConnectionHandle) -> [UInt8]? {
         guard let connection = network.client.connection(handle) else { return nil }

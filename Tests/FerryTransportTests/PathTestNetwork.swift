@@ -44,6 +44,8 @@ final class PathTestNetwork {
     }
 
     private var inFlight: [Delivery] = []
+    /// Set when `run` gave up because virtual time stopped advancing (a transport bug).
+    private(set) var isLivelocked = false
     private var sequence: UInt64 = 0
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 16)
 
@@ -100,7 +102,15 @@ final class PathTestNetwork {
     @discardableResult
     func run(for limit: Duration = .seconds(30), until predicate: () -> Bool = { false }) -> Bool {
         let deadline = now + limit
+        var stalled = 0
+        var previous = now
         while !predicate() {
+            stalled = now == previous ? stalled + 1 : 0
+            previous = now
+            if stalled > 10_000 {
+                isLivelocked = true
+                return false
+            }
             flush()
             var next = inFlight.map(\.time).min()
             for endpoint in [client, server] {

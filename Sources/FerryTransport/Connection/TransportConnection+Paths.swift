@@ -99,6 +99,7 @@ extension TransportConnection {
             index = known
         } else {
             evictPathIfNeeded()
+            let active = pathTable.activeIndex  // eviction may have moved it
             // The peer switched to another of our connection IDs: it migrated on purpose, so we use a new ID of
             // its too (RFC 9000 §9.5); otherwise (NAT rebinding) the current one may stay.
             var sequence = pathTable.paths[active].peerConnectionIDSequence

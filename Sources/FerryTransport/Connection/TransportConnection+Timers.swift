@@ -18,11 +18,16 @@ extension TransportConnection {
             if earliest.map({ instant < $0 }) ?? true { earliest = instant }
         }
         consider(recovery.lossDetectionTimeout())
-        for space in spaces where !space.isDiscarded && space.localKeys != nil {
-            consider(space.received.ackDeadline)
+        // An ACK held back by the anti-amplification limit waits for bytes from the peer, not for a timer
+        // (RFC 9000 §8.1); its deadline would otherwise stay in the past and spin the event loop.
+        if !recovery.isAmplificationLimited {
+            for space in spaces where !space.isDiscarded && space.localKeys != nil {
+                consider(space.received.ackDeadline)
+            }
         }
         consider(pacingDeadline)
         consider(previousRemoteKeysDeadline)
+        consider(nextPathTimeout())
         consider(nextPathTimeout())
         if let keepAliveInterval = config.keepAliveInterval, isHandshakeComplete, !isKeepAlivePending {
             consider((lastAckElicitingSentTime ?? .zero) + keepAliveInterval)
@@ -57,6 +62,7 @@ extension TransportConnection {
         {
             isKeepAlivePending = true
         }
+        handlePathTimeout(now: now)
         handlePathTimeout(now: now)
         if let deadline = recovery.lossDetectionTimeout(), now >= deadline {
             handleLossDetectionTimeout(now: now)
