@@ -38,9 +38,11 @@ public final class DaemonMetrics: Sendable {
             .record(Double(activeCount(side: side, delta: -1)))
     }
 
-    /// How long a dial took until the handshake completed.
-    public func recordHandshake(duration: Duration) {
-        CoreMetrics.Timer(label: "ferry_handshake_duration_seconds", dimensions: [], factory: factory).record(duration: duration)
+    /// How long a handshake took: `client`, from the dial to the connection being usable; `server`, from the
+    /// first Initial reaching the incoming filter to the handshake completing.
+    public func recordHandshake(duration: Duration, side: String) {
+        CoreMetrics.Timer(label: "ferry_handshake_duration_seconds", dimensions: [("side", side)], factory: factory)
+            .record(duration: duration)
     }
 
     /// A hook decided (`accept`, `reject`) or failed (`error`).

@@ -17,6 +17,10 @@ public final class PolicyEngine: EndpointHooks {
 
     private let current: Locked<Snapshot>
     private let recorder: DecisionRecorder
+    /// When each pending incoming attempt reached the incoming filter, by source address (bounded), so the
+    /// server side's handshake latency can be measured.
+    private let incomingSince = Locked([HostPort: ContinuousClock.Instant]())
+    private static let incomingSinceLimit = 4096
 
     /// Creates an engine running `snapshot`.
     public init(snapshot: Snapshot, recorder: DecisionRecorder) {
@@ -40,6 +44,15 @@ public final class PolicyEngine: EndpointHooks {
     }
 
     public func incoming(_ info: IncomingInfo) async -> IncomingOutcome {
+        let now = ContinuousClock.now
+        incomingSince.withLock { pending in
+            if pending.count >= Self.incomingSinceLimit {
+                // Attempts that never finished their handshake: forget the older half.
+                let sorted = pending.sorted { $0.value < $1.value }
+                for (address, _) in sorted.prefix(pending.count / 2) { pending.removeValue(forKey: address) }
+            }
+            pending[info.remoteAddress] = now
+        }
         let snapshot = current.current
         let decision = await snapshot.chain.runIncoming(info)
         report(decision.failure, decidedBy: decision.decidedBy, snapshot: snapshot, stage: .incoming)
@@ -47,6 +60,9 @@ public final class PolicyEngine: EndpointHooks {
     }
 
     public func afterHandshake(_ connection: HookConnection) async -> AfterHandshakeOutcome {
+        if connection.side == .server, let since = incomingSince.withLock({ $0.removeValue(forKey: connection.remoteAddress) }) {
+            recorder.metrics?.recordHandshake(duration: .now - since, side: "server")
+        }
         let snapshot = current.current
         let decision = await snapshot.chain.runAfterHandshake(connection)
         report(decision.failure, decidedBy: decision.decidedBy, snapshot: snapshot, stage: .afterHandshake)

@@ -36,7 +36,7 @@ actor PeerDialer {
         let started = ContinuousClock.now
         do {
             let dialed = try await endpoint.connect(to: peer, alpn: alpn)
-            daemon.metrics.recordHandshake(duration: .now - started)
+            daemon.metrics.recordHandshake(duration: .now - started, side: "client")
             guard await daemon.admit(dialed) else {
                 throw TunnelError.rejectedByPolicy(peer: peer.id, service: service)
             }
