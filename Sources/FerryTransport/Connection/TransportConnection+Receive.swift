@@ -253,7 +253,6 @@ extension TransportConnection {
             }
             if frame.isAckEliciting { isAckEliciting = true }
             if !frame.isProbing { pathTable.currentPacketIsNonProbing = true }
-            if !frame.isProbing { pathTable.currentPacketIsNonProbing = true }
             do {
                 try handleFrame(frame, level: level, now: now)
             } catch {

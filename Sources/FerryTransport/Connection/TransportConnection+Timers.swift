@@ -28,7 +28,6 @@ extension TransportConnection {
         consider(pacingDeadline)
         consider(previousRemoteKeysDeadline)
         consider(nextPathTimeout())
-        consider(nextPathTimeout())
         if let keepAliveInterval = config.keepAliveInterval, isHandshakeComplete, !isKeepAlivePending {
             consider((lastAckElicitingSentTime ?? .zero) + keepAliveInterval)
         }
@@ -62,7 +61,6 @@ extension TransportConnection {
         {
             isKeepAlivePending = true
         }
-        handlePathTimeout(now: now)
         handlePathTimeout(now: now)
         if let deadline = recovery.lossDetectionTimeout(), now >= deadline {
             handleLossDetectionTimeout(now: now)
