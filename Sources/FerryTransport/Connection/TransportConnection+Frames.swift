@@ -38,6 +38,7 @@ extension TransportConnection {
     }
 
     private func handleAck(_ ack: AckFrame, level: EncryptionLevel, now: Instant) throws(TransportError) {
+        if level == .application { try validateAckKeyPhase(ack) }
         let peerExponent = UInt8(clamping: peerTransportParameters?.ackDelayExponent ?? 3)
         let peerMaxAckDelay = Duration.milliseconds(Int64(clamping: peerTransportParameters?.maxAckDelay ?? 25))
         let result = try recovery.onAckReceived(

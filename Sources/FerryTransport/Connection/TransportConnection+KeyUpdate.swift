@@ -81,15 +81,49 @@ extension TransportConnection {
     }
 
     /// Bookkeeping after a short-header packet decrypted: follow a peer's key update, or note the first packet
-    /// of the current phase (which starts the countdown on the previous read keys).
-    func onShortHeaderPacketOpened(packetNumber: UInt64, phase: Bool, isKeyUpdate: Bool, now: Instant) {
+    /// of the current phase (which starts the countdown on the previous read keys). Returns false when the
+    /// packet closed the connection with KEY_UPDATE_ERROR and its frames must not be processed.
+    func onShortHeaderPacketOpened(packetNumber: UInt64, phase: Bool, isKeyUpdate: Bool, now: Instant) -> Bool {
+        keyUpdate.isOpenedWithPreviousKeys = !isKeyUpdate && phase != keyPhase
         if isKeyUpdate {
+            // RFC 9001 §6.2: a second update before this side sent an ACK (under the updated keys) of the packet
+            // that started the first one means the peer updated twice without waiting for confirmation.
+            if let initiating = keyUpdate.unacknowledgedPeerUpdate {
+                closeWithError(
+                    TransportError(
+                        .keyUpdateError,
+                        reason: "key update before the update in packet \(initiating) was acknowledged"),
+                    now: now)
+                return false
+            }
             completePeerKeyUpdate(packetNumber: packetNumber, now: now)
         } else if phase == keyPhase && currentPhaseFirstPacket == nil {
             currentPhaseFirstPacket = packetNumber
             if previousRemoteKeys != nil {
                 previousRemoteKeysDeadline = now + recovery.rtt.probeTimeoutBase * 3
             }
+        }
+        return true
+    }
+
+    /// Checks an ACK frame of a 1-RTT packet before it is applied (RFC 9001 §6.2): a packet protected with the
+    /// previous keys cannot acknowledge one this side protected with the current keys, because the peer must
+    /// update as soon as it reads a packet of the new phase.
+    func validateAckKeyPhase(_ ack: AckFrame) throws(TransportError) {
+        guard keyUpdate.isOpenedWithPreviousKeys, let first = keyUpdate.firstPacketInPhase,
+            ack.largestAcknowledged >= first
+        else { return }
+        throw TransportError(
+            .keyUpdateError, frameType: 0x02,
+            reason: "packet with old keys acknowledged packet \(ack.largestAcknowledged) sent with newer keys")
+    }
+
+    /// Notes an ACK frame this side wrote in a 1-RTT packet: acknowledging the packet that started the peer's
+    /// last update lets the peer start the next one (RFC 9001 §6.1).
+    @inline(__always)
+    func onApplicationAckSent(largestAcknowledged: UInt64) {
+        if let initiating = keyUpdate.unacknowledgedPeerUpdate, largestAcknowledged >= initiating {
+            keyUpdate.unacknowledgedPeerUpdate = nil
         }
     }
 
@@ -120,6 +154,7 @@ extension TransportConnection {
             local: nextLocal, remote: next, firstPacket: packetNumber,
             previousKeysDeadline: now + recovery.rtt.probeTimeoutBase * 3)
         keyUpdate.peerUpdates += 1
+        keyUpdate.unacknowledgedPeerUpdate = packetNumber
     }
 
     /// Key updates this side initiated and the peer initiated, for tests and diagnostics.
@@ -143,6 +178,11 @@ struct KeyUpdateState {
     /// Updates initiated by this side and by the peer.
     var localUpdates = 0
     var peerUpdates = 0
+    /// The packet that started the peer's last key update, until this side sends an ACK covering it; a further
+    /// update meanwhile is a KEY_UPDATE_ERROR (RFC 9001 §6.2).
+    var unacknowledgedPeerUpdate: UInt64?
+    /// Whether the 1-RTT packet being processed was opened with the previous phase's read keys.
+    var isOpenedWithPreviousKeys = false
 
     mutating func startPhase() {
         packetsSentInPhase = 0

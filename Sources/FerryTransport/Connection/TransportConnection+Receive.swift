@@ -179,9 +179,12 @@ extension TransportConnection {
             counters.packetsDropped += 1
             return
         }
-        if !isLong {
-            onShortHeaderPacketOpened(
-                packetNumber: packetNumber, phase: unprotected.firstByte & 0x04 != 0, isKeyUpdate: isKeyUpdate, now: now)
+        if isLong {
+            keyUpdate.isOpenedWithPreviousKeys = false
+        } else {
+            let phase = unprotected.firstByte & 0x04 != 0
+            guard onShortHeaderPacketOpened(packetNumber: packetNumber, phase: phase, isKeyUpdate: isKeyUpdate, now: now)
+            else { return }
         }
 
         counters.packetsReceived += 1

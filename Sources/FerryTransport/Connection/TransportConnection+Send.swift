@@ -201,6 +201,7 @@ extension TransportConnection {
                 fitted.encode(into: &writer)
                 sentFramesScratch.append(.ack(largestAcknowledged: fitted.largestAcknowledged))
                 space.received.onAckSent()
+                if space.level == .application { onApplicationAckSent(largestAcknowledged: fitted.largestAcknowledged) }
             }
         }
         guard mayWriteData else { return false }
