@@ -24,6 +24,24 @@ extension TransportConnection {
         recovery.ecn.reset(isEnabled: config.isECNEnabled)
     }
 
+    /// Reports the largest UDP payload the local network stack can send on the selected path: the interface MTU,
+    /// or the size an EMSGSIZE send error reports. For the runtime to call.
+    ///
+    /// QUIC needs paths that carry 1200-byte datagrams (RFC 9000 §14). When the local stack cannot, the endpoint
+    /// must stop sending on the path; Ferry has no other path to move to on its own, so the connection closes
+    /// with NO_VIABLE_PATH (RFC 9000 §14, §20.1), the one frame still allowed on the path. Do not pass sizes
+    /// taken from ICMP messages: RFC 9000 §14.2.1 requires ignoring ICMP claims below 1200 bytes. Sizes of 1200
+    /// or more change nothing; DPLPMTUD's black-hole detection handles paths that shrink (RFC 8899 §4.3).
+    public func handleLocalPathMTU(_ maxUDPPayloadSize: Int, now: Instant) {
+        guard maxUDPPayloadSize < MTUDiscovery.baseMTU, state == .handshaking || state == .established else { return }
+        closeWithError(
+            TransportError(
+                .noViablePath,
+                reason: "path carries at most \(maxUDPPayloadSize)-byte datagrams, below the 1200-byte minimum"),
+            now: now)
+        markDirty()
+    }
+
     /// The ECN codepoint for this connection's datagrams: ECT(0) while ECN validation has not failed
     /// (RFC 9000 §13.4.2). Constant within one `pollTransmit` batch, so a GSO run shares one value.
     public var ecnCodepoint: UInt8 { recovery.ecn.codepoint }
