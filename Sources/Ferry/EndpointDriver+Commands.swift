@@ -248,6 +248,22 @@ extension EndpointDriver {
         return .success(())
     }
 
+    func setPriority(_ handle: ConnectionHandle, stream: StreamID, priority: Int) -> Result<Void, StreamError> {
+        let runtime: ConnectionRuntime
+        let connection: TransportConnection
+        switch lookup(handle) {
+        case .failure(let error): return .failure(.connectionLost(error))
+        case .success(let found): (runtime, connection) = found
+        }
+        do {
+            try connection.setPriority(stream, priority)
+        } catch {
+            return .failure(streamError(error, runtime: runtime, stream: stream))
+        }
+        scheduleDrive()
+        return .success(())
+    }
+
     func resetStream(_ handle: ConnectionHandle, stream: StreamID, errorCode: UInt64) {
         guard case .success(let (runtime, connection)) = lookup(handle) else { return }
         runtime.pendingWrites.removeValue(forKey: stream)?.resumer.resume(returning: .failure(.closedLocally))

@@ -49,6 +49,14 @@ public final class SendStream: Sendable {
         try await connection.driver.compute { $0.finish(handle, stream: stream) }.get()
     }
 
+    /// Sets the stream's send priority: higher values are sent first, and streams of equal priority share the
+    /// connection round-robin. The default is 0; RFC 9000 §2.3 leaves prioritisation to the implementation.
+    public func setPriority(_ priority: Int) async throws(StreamError) {
+        let handle = connection.handle
+        let stream = id
+        try await connection.driver.compute { $0.setPriority(handle, stream: stream, priority: priority) }.get()
+    }
+
     /// Abandons the stream with RESET_STREAM (RFC 9000 §19.4); unsent data is discarded.
     public func reset(code: UInt64) {
         let handle = connection.handle

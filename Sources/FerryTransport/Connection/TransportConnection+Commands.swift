@@ -30,6 +30,19 @@ extension TransportConnection {
         try streams.finish(stream)
     }
 
+    /// Sets a stream's send priority: higher values are sent first, streams of equal priority share the
+    /// connection round-robin (fairly), and the default is 0. RFC 9000 §2.3 leaves prioritisation to endpoints.
+    public func setPriority(_ stream: StreamID, _ priority: Int) throws(StreamError) {
+        markDirty()
+        guard state == .established || state == .handshaking else { throw .connectionClosed }
+        try streams.setPriority(stream, priority)
+    }
+
+    /// A stream's send priority (0 unless set), or nil if there is no such stream.
+    public func priority(of stream: StreamID) -> Int? {
+        streams.priority(of: stream)
+    }
+
     /// Reads up to `maxLength` bytes, the end of the stream, or `.blocked` when nothing is ready.
     public func read(_ stream: StreamID, maxLength: Int) throws(StreamError) -> StreamReadResult {
         markDirty()

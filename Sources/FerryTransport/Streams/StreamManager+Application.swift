@@ -102,6 +102,20 @@ extension StreamManager {
         if connectionReceiveWindow.needsUpdate { pendingMaxData = true }
     }
 
+    /// Sets the send priority of a stream with a send part: higher values are sent first, equal values share
+    /// round-robin, and the default is 0. RFC 9000 §2.3 leaves prioritisation to the implementation.
+    public func setPriority(_ id: StreamID, _ priority: Int) throws(StreamError) {
+        guard !isClosed else { throw .connectionClosed }
+        guard let stream = lookup(id) else { throw .unknownStream(id) }
+        guard stream.hasSendPart else { throw .wrongDirection(id) }
+        setPriority(stream, priority)
+    }
+
+    /// The send priority of a stream, or nil if there is no such stream.
+    public func priority(of id: StreamID) -> Int? {
+        lookup(id)?.priority
+    }
+
     /// Abandons the sending part (RFC 9000 §3.1, §19.4): queued and unacknowledged data is dropped and never
     /// retransmitted; RESET_STREAM carries `errorCode` and the final size. No effect once data or a reset was
     /// acknowledged or already sent.

@@ -3,7 +3,8 @@ extension StreamManager {
     /// Whether `writeFrames` would write anything now.
     public var hasPendingTransmit: Bool {
         if hasPendingControlFrames { return true }
-        return sendQueue.contains { id in lookup(id).map(isSendable) ?? false }
+        if sendQueue.contains(where: { id in lookup(id).map(isSendable) ?? false }) { return true }
+        return priorityLevels.contains { level in level.queue.contains { id in lookup(id).map(isSendable) ?? false } }
     }
 
     /// Whether control frames (flow control, limits, resets, STOP_SENDING) wait to be sent.
@@ -126,22 +127,78 @@ extension StreamManager {
     }
 
     /// Writes STREAM frames: lost ranges before new data, new data within stream and connection credit. Each
-    /// stream writes until it runs dry or the packet is full; a stream with more to send goes to the back of the
-    /// queue, so concurrent streams share packets round-robin.
+    /// stream writes until it runs dry or the packet is full; a stream with more to send goes to the back of its
+    /// queue, so concurrent streams share packets round-robin. With priorities in use, a level is served only
+    /// once every higher level has nothing more to send (RFC 9000 §2.3 leaves prioritisation to endpoints).
     public func writeStreamFrames(into writer: inout ByteWriter, sentFrames: inout [SentFrame]) {
-        var visits = sendQueue.count
-        while visits > 0, writer.remaining > 2, let id = sendQueue.pop() {
+        guard !priorityLevels.isEmpty else {
+            _ = writeRoundRobin(level: nil, into: &writer, sentFrames: &sentFrames)
+            return
+        }
+        for level in priorityLevels.indices {
+            if writeRoundRobin(level: level, into: &writer, sentFrames: &sentFrames) { return }
+        }
+    }
+
+    /// One round-robin pass over `sendQueue` (level nil) or one priority level's queue; returns true when the
+    /// packet filled up. A stream whose priority changed since it was queued moves to its new level.
+    private func writeRoundRobin(level: Int?, into writer: inout ByteWriter, sentFrames: inout [SentFrame]) -> Bool {
+        var visits = level.map { priorityLevels[$0].queue.count } ?? sendQueue.count
+        while visits > 0, writer.remaining > 2, let id = popSendQueue(level: level) {
             visits -= 1
             guard let stream = lookup(id) else { continue }
             stream.isInSendQueue = false
+            if let level, stream.priority != priorityLevels[level].priority {
+                scheduleSend(stream)
+                continue
+            }
             let packetFull = writeStreamData(stream, into: &writer, sentFrames: &sentFrames)
             if packetFull {
                 stream.isInSendQueue = true
-                sendQueue.push(id)
-                return
+                pushSendQueue(id, priority: stream.priority)
+                return true
             }
             scheduleSend(stream)
         }
+        return false
+    }
+
+    @inline(__always)
+    private func popSendQueue(level: Int?) -> StreamID? {
+        guard let level else { return sendQueue.pop() }
+        return priorityLevels[level].queue.pop()
+    }
+
+    /// Queues a stream on `sendQueue`, or on its priority's level when priorities are in use.
+    @inline(__always)
+    private func pushSendQueue(_ id: StreamID, priority: Int) {
+        guard !priorityLevels.isEmpty else { return sendQueue.push(id) }
+        priorityLevels[levelIndex(for: priority)].queue.push(id)
+    }
+
+    /// The index of `priority`'s level, adding it in order if new.
+    private func levelIndex(for priority: Int) -> Int {
+        for index in priorityLevels.indices {
+            if priorityLevels[index].priority == priority { return index }
+            if priorityLevels[index].priority < priority {
+                priorityLevels.insert(PriorityLevel(priority: priority), at: index)
+                return index
+            }
+        }
+        priorityLevels.append(PriorityLevel(priority: priority))
+        return priorityLevels.count - 1
+    }
+
+    /// Sets a stream's send priority. The first non-zero priority switches scheduling from `sendQueue` to
+    /// per-priority levels; the level is created here so that sending never inserts one mid-pass.
+    func setPriority(_ stream: StreamRecord, _ priority: Int) {
+        stream.priority = priority
+        if priorityLevels.isEmpty {
+            guard priority != 0 else { return }
+            priorityLevels.append(PriorityLevel(priority: 0))
+            while let id = sendQueue.pop() { priorityLevels[0].queue.push(id) }
+        }
+        _ = levelIndex(for: priority)
     }
 
     /// Writes one stream's frames; returns true when it stopped because the packet is full.
@@ -203,7 +260,7 @@ extension StreamManager {
         if isSendable(stream) {
             if !stream.isInSendQueue {
                 stream.isInSendQueue = true
-                sendQueue.push(stream.id)
+                pushSendQueue(stream.id, priority: stream.priority)
             }
             return
         }
@@ -240,4 +297,10 @@ extension StreamManager {
         }
         spareIDs.removeAll(keepingCapacity: true)
     }
+}
+
+/// The streams of one send priority, served round-robin.
+struct PriorityLevel {
+    let priority: Int
+    var queue = StreamIDQueue()
 }

@@ -97,6 +97,9 @@ public final class StreamManager {
 
     // Scheduling.
     @exclusivity(unchecked) var sendQueue = StreamIDQueue()
+    /// Once any stream gets a non-zero priority: one round-robin queue per priority in use, highest first,
+    /// replacing `sendQueue`. Levels are never removed, so scheduling allocates only when a new level appears.
+    @exclusivity(unchecked) var priorityLevels: [PriorityLevel] = []
     @exclusivity(unchecked) var controlQueue: [StreamID] = []
     @exclusivity(unchecked) var connectionBlocked: [StreamID] = []
     @exclusivity(unchecked) var spareIDs: [StreamID] = []
@@ -288,6 +291,7 @@ public final class StreamManager {
         streams.removeAll()
         cachedStream = nil
         sendQueue.removeAll()
+        priorityLevels.removeAll()
         controlQueue.removeAll()
         connectionBlocked.removeAll()
         pendingMaxData = false

@@ -35,6 +35,8 @@ final class StreamRecord {
 
     // MARK: Scheduling
     @exclusivity(unchecked) var isInSendQueue = false
+    /// Send priority: higher goes first; equal priorities share round-robin. 0 unless the application set it.
+    @exclusivity(unchecked) var priority = 0
     @exclusivity(unchecked) var isInControlQueue = false
     @exclusivity(unchecked) var isBlockedOnConnection = false
     @exclusivity(unchecked) var pendingMaxStreamData = false
