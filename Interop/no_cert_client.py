@@ -13,23 +13,8 @@ import struct
 import sys
 
 from aioquic.asyncio import connect
-from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.quic.configuration import QuicConfiguration
-from aioquic.quic.events import ConnectionTerminated, StreamDataReceived
-
-
-class Probe(QuicConnectionProtocol):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.outcome = asyncio.get_running_loop().create_future()
-
-    def quic_event_received(self, event):
-        if self.outcome.done():
-            return
-        if isinstance(event, ConnectionTerminated):
-            self.outcome.set_result(("closed", event.error_code, event.reason_phrase))
-        elif isinstance(event, StreamDataReceived) and event.end_stream:
-            self.outcome.set_result(("served", None, ""))
+from probe import Probe
 
 
 async def main():
