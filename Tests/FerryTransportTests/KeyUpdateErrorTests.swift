@@ -7,41 +7,6 @@ import XCTest
 /// reliably. The test cipher derives different keys per phase, so the forged packets below open only with the
 /// keys of the phase they claim.
 final class KeyUpdateErrorTests: XCTestCase {
-    /// A 1-RTT packet from `connection` protected with explicit `keys`, `keyPhase` and `packetNumber`.
-    private func craftPacket(
-        from connection: TransportConnection, keys: any PacketProtector, keyPhase: Bool, packetNumber: UInt64,
-        payload: [UInt8]
-    ) throws -> [UInt8] {
-        let capacity = 64 + payload.count + keys.tagLength + 16
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 8)
-        defer { buffer.deallocate() }
-        var writer = ByteWriter(buffer)
-        PacketWriter.writeShortHeader(
-            into: &writer, destinationConnectionID: connection.destinationConnectionID, packetNumber: packetNumber,
-            packetNumberLength: 4, keyPhase: keyPhase)
-        let packetNumberOffset = writer.position - 4
-        writer.writeBytes(payload)
-        let payloadEnd = writer.position
-        try keys.seal(
-            packetNumber: packetNumber, buffer: buffer, headerStart: 0, payloadStart: packetNumberOffset + 4,
-            payloadEnd: payloadEnd)
-        let sampleStart = packetNumberOffset + 4
-        let mask = try keys.headerProtectionMask(
-            sample: UnsafeRawBufferPointer(rebasing: buffer[sampleStart..<(sampleStart + keys.sampleLength)]))
-        buffer[0] ^= mask.first & 0x1f
-        for index in 0..<4 {
-            let byte: UInt8
-            switch index {
-            case 0: byte = mask.packetNumber.0
-            case 1: byte = mask.packetNumber.1
-            case 2: byte = mask.packetNumber.2
-            default: byte = mask.packetNumber.3
-            }
-            buffer[packetNumberOffset + index] ^= byte
-        }
-        return Array(buffer[0..<(payloadEnd + keys.tagLength)])
-    }
-
     /// Reserves `count` packet numbers of the client's 1-RTT space; returns the first.
     private func reservePacketNumbers(_ count: UInt64, of connection: TransportConnection) -> UInt64 {
         let space = connection.space(.application)
@@ -60,8 +25,9 @@ final class KeyUpdateErrorTests: XCTestCase {
         let first = reservePacketNumbers(2, of: client)
         let phase = client.keyPhase
         // Both packets arrive together, before the server can acknowledge the first update.
-        let update = try craftPacket(from: client, keys: next, keyPhase: !phase, packetNumber: first, payload: [0x01])
-        let secondUpdate = try craftPacket(
+        let update = try craftProtectedOneRTTPacket(
+            from: client, keys: next, keyPhase: !phase, packetNumber: first, payload: [0x01])
+        let secondUpdate = try craftProtectedOneRTTPacket(
             from: client, keys: afterNext, keyPhase: phase, packetNumber: first + 1, payload: [0x01])
         probe.network.inject(update, to: .server, delay: .milliseconds(1))
         probe.network.inject(secondUpdate, to: .server, delay: .milliseconds(1))
@@ -80,12 +46,13 @@ final class KeyUpdateErrorTests: XCTestCase {
         let afterNext = try next.makeNextKeyPhase()
         let first = reservePacketNumbers(2, of: client)
         let phase = client.keyPhase
-        let update = try craftPacket(from: client, keys: next, keyPhase: !phase, packetNumber: first, payload: [0x01])
+        let update = try craftProtectedOneRTTPacket(
+            from: client, keys: next, keyPhase: !phase, packetNumber: first, payload: [0x01])
         probe.network.inject(update, to: .server, delay: .milliseconds(1))
         XCTAssertTrue(probe.harness.run(timeLimit: .seconds(1)) {
             server.keyUpdateCounts.peer == 1 && server.keyUpdate.unacknowledgedPeerUpdate == nil
         })
-        let secondUpdate = try craftPacket(
+        let secondUpdate = try craftProtectedOneRTTPacket(
             from: client, keys: afterNext, keyPhase: phase, packetNumber: first + 1, payload: [0x01])
         probe.network.inject(secondUpdate, to: .server, delay: .milliseconds(1))
         probe.harness.run(timeLimit: .milliseconds(100)) { server.keyUpdateCounts.peer == 2 }
@@ -102,7 +69,7 @@ final class KeyUpdateErrorTests: XCTestCase {
         let first = reservePacketNumbers(2, of: client)
         let phase = client.keyPhase
         // The client updates (PING under the next keys); the server follows and sends under its new keys.
-        let update = try craftPacket(
+        let update = try craftProtectedOneRTTPacket(
             from: client, keys: next, keyPhase: !phase, packetNumber: first + 1, payload: [0x01])
         probe.network.inject(update, to: .server, delay: .milliseconds(1))
         XCTAssertTrue(probe.harness.run(timeLimit: .seconds(1)) {
@@ -111,7 +78,8 @@ final class KeyUpdateErrorTests: XCTestCase {
         let newPhasePacket = try XCTUnwrap(server.keyUpdate.firstPacketInPhase)
         // An older-numbered packet under the old keys acknowledges that new-phase packet (RFC 9001 §6.2).
         let ack: [UInt8] = [0x02] + quicVarint(newPhasePacket) + quicVarint(0) + quicVarint(0) + quicVarint(0)
-        let stale = try craftPacket(from: client, keys: current, keyPhase: phase, packetNumber: first, payload: ack)
+        let stale = try craftProtectedOneRTTPacket(
+            from: client, keys: current, keyPhase: phase, packetNumber: first, payload: ack)
         probe.network.inject(stale, to: .server, delay: .milliseconds(1))
         probe.harness.run(timeLimit: .seconds(1)) { probe.harness.closedEvents.contains { $0.0 == .server } }
         assertTransportClose(probe.harness.closedEvents.first { $0.0 == .server }?.1, [.keyUpdateError])

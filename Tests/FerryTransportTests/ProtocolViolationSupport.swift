@@ -15,18 +15,30 @@ func quicVarint(_ value: UInt64, length: Int? = nil) -> [UInt8] {
 /// Builds a 1-RTT packet carrying exactly `payload` (no padding added), protected with `connection`'s current
 /// write keys, as if the connection had sent it. A 4-byte packet number keeps the header-protection sample
 /// inside the packet even for an empty payload (RFC 9001 §5.4.2).
-func craftProtectedOneRTTPacket(from connection: TransportConnection, payload: [UInt8]) throws -> [UInt8] {
+///
+/// Key update tests pass explicit `keys`, `keyPhase` and `packetNumber` to forge packets of another key phase;
+/// without them the connection's current keys, phase and next packet number are used.
+func craftProtectedOneRTTPacket(
+    from connection: TransportConnection, keys explicitKeys: (any PacketProtector)? = nil, keyPhase: Bool? = nil,
+    packetNumber explicitPacketNumber: UInt64? = nil, payload: [UInt8]
+) throws -> [UInt8] {
     let space = connection.space(.application)
-    let keys = try XCTUnwrap(space.localKeys)
-    let packetNumber = space.nextPacketNumber
-    space.nextPacketNumber += 1
+    let keys: any PacketProtector
+    if let explicitKeys { keys = explicitKeys } else { keys = try XCTUnwrap(space.localKeys) }
+    let packetNumber: UInt64
+    if let explicitPacketNumber {
+        packetNumber = explicitPacketNumber
+    } else {
+        packetNumber = space.nextPacketNumber
+        space.nextPacketNumber += 1
+    }
     let capacity = 64 + payload.count + keys.tagLength + 16
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 8)
     defer { buffer.deallocate() }
     var writer = ByteWriter(buffer)
     PacketWriter.writeShortHeader(
         into: &writer, destinationConnectionID: connection.destinationConnectionID, packetNumber: packetNumber,
-        packetNumberLength: 4, keyPhase: connection.keyPhase)
+        packetNumberLength: 4, keyPhase: keyPhase ?? connection.keyPhase)
     let packetNumberOffset = writer.position - 4
     writer.writeBytes(payload)
     let payloadEnd = writer.position
