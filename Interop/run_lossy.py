@@ -16,23 +16,16 @@ Usage: .venv/bin/python Interop/run_lossy.py [--bin-path DIR] [--only SUBSTRING]
                                              [--loss P] [--reorder P] [--keep]
 Needs Scripts/setup (the .venv with aioquic) and a release ferry-bench (Scripts/test builds it).
 """
-import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import run_interop as interop  # noqa: E402  (shared process, identity and peer helpers)
+import harness
+from harness import MIB, Failure
 
 RELAY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "udp_relay.py")
-MIB = interop.MIB
-Failure = interop.Failure
-Skip = interop.Skip
 
 
 class RelayProcess:
@@ -42,7 +35,7 @@ class RelayProcess:
         self.stderr_path = os.path.join(workdir, "relay.stderr")
         self.stderr = open(self.stderr_path, "wb")
         argv = [sys.executable, RELAY, "--target", target] + options
-        self.process = interop.PROCESSES.spawn(argv, stdout=subprocess.PIPE, stderr=self.stderr,
+        self.process = harness.PROCESSES.spawn(argv, stdout=subprocess.PIPE, stderr=self.stderr,
                                                stdin=subprocess.DEVNULL)
         self.lines = []
         self.ready = threading.Event()
@@ -51,7 +44,7 @@ class RelayProcess:
         if not self.ready.wait(startup_timeout) or not self.lines or not self.lines[0].startswith("relay "):
             self.stop()
             raise Failure(f"relay printed no 'relay IP:PORT' line within {startup_timeout:.0f}s; "
-                          f"stdout {self.lines}; stderr: {interop.tail(self.stderr_path)}")
+                          f"stdout {self.lines}; stderr: {harness.tail(self.stderr_path)}")
         self.address = self.lines[0].split()[1]
 
     def _read(self):
@@ -63,7 +56,7 @@ class RelayProcess:
 
     def stop(self):
         """SIGTERM (the relay then prints its stats and exits), then the counters, or None."""
-        interop.PROCESSES.stop(self.process)
+        harness.PROCESSES.stop(self.process)
         self.finished.wait(10)
         self.stderr.close()
         for line in reversed(self.lines):
@@ -75,7 +68,7 @@ class RelayProcess:
 def check_relay(stats, stderr_path):
     """The impairments really happened: otherwise a pass proves nothing."""
     if stats is None:
-        raise Failure(f"the relay printed no stats; stderr: {interop.tail(stderr_path)}")
+        raise Failure(f"the relay printed no stats; stderr: {harness.tail(stderr_path)}")
     problems = []
     for name in ("to_server", "to_client"):
         counts = stats[name]
@@ -96,19 +89,16 @@ def lossy_case(client, server, download, upload, streams, requests):
     def run(peers, timeout, relay_options):
         peers.client_argv(client, "x@127.0.0.1:1", ["client"])  # fail or skip before starting anything
         total = (download + upload) * requests
-        srv = interop.Server(f"{server}-server", peers.server_argv(server), peers.workdir, startup_timeout=30)
+        srv = harness.Server(f"{server}-server", peers.server_argv(server), peers.workdir, startup_timeout=30)
         relay = None
         relay_stats = None
         try:
             server_id, _, server_address = srv.target.partition("@")
             relay = RelayProcess(server_address, peers.workdir,
                                  relay_options + ["--rebind-after-bytes", str(max(total * 2 // 5, 1))])
-            options = ["--download", str(download), "--upload", str(upload), "--streams", str(streams),
-                       "--requests", str(requests), "--connections", "1"]
-            if client != "aioquic":
-                options = ["client"] + options
+            options = harness.perf_options(client, download, upload, streams, requests, connections=1)
             try:
-                report = interop.run_client(f"{client}-client",
+                report = harness.run_client(f"{client}-client",
                                             peers.client_argv(client, f"{server_id}@{relay.address}", options),
                                             peers.workdir, timeout)
             except Failure as failure:
@@ -121,21 +111,14 @@ def lossy_case(client, server, download, upload, streams, requests):
                     relay_stats = relay.stop()
         finally:
             code = srv.stop()
-        expect = {"errors": 0, "connections": 1, "requests": requests,
-                  "bytes_down": download * requests, "bytes_up": upload * requests}
-        wrong = {key: report.get(key) for key, value in expect.items() if report.get(key) != value}
-        if wrong:
-            raise Failure(f"client report {report} differs from expected {expect} in {wrong}; "
-                          f"server stderr: {srv.stderr_tail()}")
-        interop.check_server_exit(srv, code)
+        throughput = harness.check_transfer(report, srv, code, download, upload, requests, connections=1)
         check_relay(relay_stats, relay.stderr_path)
         lost = relay_stats["to_server"]["dropped"] + relay_stats["to_client"]["dropped"]
         held = relay_stats["to_server"]["reordered"] + relay_stats["to_client"]["reordered"]
-        return (f"{report.get('download_mib_s', 0)} MiB/s down, {report.get('upload_mib_s', 0)} MiB/s up; "
-                f"relay lost {lost}, reordered {held}, rebound once")
+        return f"{throughput}; relay lost {lost}, reordered {held}, rebound once"
 
-    label = (f"{interop.NAMES[client]} client -> {interop.NAMES[server]} server through lossy relay: "
-             f"{requests} requests ({interop.human(download)} down, {interop.human(upload)} up, {streams} streams)")
+    label = (f"{harness.NAMES[client]} client -> {harness.NAMES[server]} server through lossy relay: "
+             f"{requests} requests ({harness.human(download)} down, {harness.human(upload)} up, {streams} streams)")
     return label, run
 
 
@@ -148,56 +131,16 @@ def cases():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bin-path", help="directory holding ferry-bench (default: swift build --show-bin-path)")
-    parser.add_argument("--only", action="append", default=[], help="run only cases whose name contains this")
-    parser.add_argument("--timeout", type=float, default=120.0, help="per-client timeout in seconds")
-    parser.add_argument("--seed", type=int, default=7, help="relay RNG seed")
-    parser.add_argument("--loss", type=float, default=0.02, help="relay loss per datagram and direction")
-    parser.add_argument("--reorder", type=float, default=0.03, help="relay reordering probability")
-    parser.add_argument("--reorder-delay-ms", type=float, default=8.0)
-    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs) for inspection")
-    args = parser.parse_args()
+    def add_options(parser):
+        parser.add_argument("--seed", type=int, default=7, help="relay RNG seed")
+        parser.add_argument("--loss", type=float, default=0.02, help="relay loss per datagram and direction")
+        parser.add_argument("--reorder", type=float, default=0.03, help="relay reordering probability")
+        parser.add_argument("--reorder-delay-ms", type=float, default=8.0)
 
-    def terminate(signum, _frame):
-        interop.PROCESSES.kill_all()
-        sys.exit(128 + signum)
-
-    signal.signal(signal.SIGTERM, terminate)
-    signal.signal(signal.SIGINT, terminate)
-
+    args = harness.parse_arguments(__doc__.splitlines()[0], add_options)
     relay_options = ["--seed", str(args.seed), "--loss", str(args.loss), "--reorder", str(args.reorder),
                      "--reorder-delay-ms", str(args.reorder_delay_ms)]
-    workdir = tempfile.mkdtemp(prefix="ferry-lossy-")
-    passed = failed = skipped = 0
-    try:
-        peers = interop.Peers(interop.find_bin_path(args.bin_path), workdir)
-        selected = [(label, run) for label, run in cases() if not args.only or any(o in label for o in args.only)]
-        for label, run in selected:
-            started = time.monotonic()
-            try:
-                detail = run(peers, args.timeout, relay_options)
-                passed += 1
-                print(f"PASS  {label}  [{time.monotonic() - started:.1f}s, {detail}]", flush=True)
-            except Skip as reason:
-                skipped += 1
-                print(f"SKIP  {label}  ({reason})", flush=True)
-            except Exception as reason:  # Failure, or a harness bug: either way the case did not pass
-                failed += 1
-                print(f"FAIL  {label}  [{time.monotonic() - started:.1f}s]\n      {reason}", flush=True)
-            finally:
-                interop.PROCESSES.kill_all()
-    finally:
-        interop.PROCESSES.kill_all()
-        if args.keep:
-            print(f"logs kept in {workdir}", file=sys.stderr)
-        else:
-            subprocess.run(["rm", "-rf", workdir])
-    summary = f"{passed} passed, {failed} failed"
-    if skipped:
-        summary += f", {skipped} skipped"
-    print(summary, flush=True)
-    return 1 if failed else 0
+    return harness.run_cases(cases(), args, "ferry-lossy-", relay_options)
 
 
 if __name__ == "__main__":
