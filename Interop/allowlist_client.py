@@ -10,13 +10,9 @@ was answered. Used by Interop/run_interop.py (allowlist cases).
 import argparse
 import asyncio
 import json
-import ssl
-import struct
 import sys
 
-from aioquic.asyncio import connect
-from aioquic.quic.configuration import QuicConfiguration
-from probe import Probe
+from probe import client_configuration, request_once
 
 
 async def main():
@@ -29,19 +25,12 @@ async def main():
     expectation.add_argument("--expect-code", type=lambda text: int(text, 0))
     expectation.add_argument("--expect-served", action="store_true")
     args = parser.parse_args()
-    host, _, port = args.connect.rpartition("@")[2].rpartition(":")
-    configuration = QuicConfiguration(is_client=True, alpn_protocols=["perf"], verify_mode=ssl.CERT_NONE,
-                                      server_name="localhost")
+    configuration = client_configuration()
     configuration.load_cert_chain(args.cert, args.key)
     result = {"outcome": "timeout", "error_code": None, "reason": ""}
     try:
-        async with connect(host.strip("[]"), int(port), configuration=configuration, create_protocol=Probe,
-                           wait_connected=True) as client:
-            stream_id = client._quic.get_next_available_stream_id()
-            client._quic.send_stream_data(stream_id, struct.pack(">Q", 1), end_stream=True)
-            client.transmit()
-            kind, code, reason = await asyncio.wait_for(client.outcome, args.timeout)
-            result.update(outcome=kind, error_code=code, reason=reason)
+        kind, code, reason = await request_once(args.connect, configuration, args.timeout)
+        result.update(outcome=kind, error_code=code, reason=reason)
     except ConnectionError as error:
         result.update(outcome="handshake_failed", reason=repr(error))
     except asyncio.TimeoutError:

@@ -8,13 +8,9 @@ closes the connection with a TLS alert (a CRYPTO_ERROR, RFC 9001 §4.8: 0x100 + 
 import argparse
 import asyncio
 import json
-import ssl
-import struct
 import sys
 
-from aioquic.asyncio import connect
-from aioquic.quic.configuration import QuicConfiguration
-from probe import Probe
+from probe import client_configuration, request_once
 
 
 async def main():
@@ -22,19 +18,12 @@ async def main():
     parser.add_argument("--connect", required=True, help="ID@HOST:PORT (the id is not checked)")
     parser.add_argument("--timeout", type=float, default=10.0)
     args = parser.parse_args()
-    host, _, port = args.connect.rpartition("@")[2].rpartition(":")
-    configuration = QuicConfiguration(is_client=True, alpn_protocols=["perf"], verify_mode=ssl.CERT_NONE,
-                                      server_name="localhost")
+    configuration = client_configuration()
     result = {"refused": False, "error_code": None, "reason": ""}
     try:
-        async with connect(host.strip("[]"), int(port), configuration=configuration, create_protocol=Probe,
-                           wait_connected=True) as client:
-            stream_id = client._quic.get_next_available_stream_id()
-            client._quic.send_stream_data(stream_id, struct.pack(">Q", 1), end_stream=True)
-            client.transmit()
-            kind, code, reason = await asyncio.wait_for(client.outcome, args.timeout)
-            result.update(error_code=code, reason=reason)
-            result["refused"] = kind == "closed" and code is not None and 0x100 <= code <= 0x1FF
+        kind, code, reason = await request_once(args.connect, configuration, args.timeout)
+        result.update(error_code=code, reason=reason)
+        result["refused"] = kind == "closed" and code is not None and 0x100 <= code <= 0x1FF
     except ConnectionError as error:
         # The handshake itself failed: aioquic reports the close reason in the exception.
         result.update(refused=True, reason=f"handshake refused: {error!r}")
