@@ -12,12 +12,15 @@ import COpenSSL
 /// certificate (the peer is its Ed25519 key, not a CA-issued name).
 public final class OpenSSLCryptoProvider: CryptoProvider, @unchecked Sendable {
     // @unchecked Sendable: the contexts are fully configured in `init` and never mutated afterwards; OpenSSL
-    // documents a configured SSL_CTX as safe to share between threads creating SSL objects.
+    // documents a configured SSL_CTX as safe to share between threads creating SSL objects. The accepted ALPNs
+    // live outside the contexts, in a lock-protected `AcceptedALPNs`.
 
     /// This endpoint's identity; its certificate is presented in both roles.
     public let identity: EndpointIdentity
-    /// The application protocols a server session accepts, in this endpoint's preference order.
-    public let serverALPNs: [[UInt8]]
+    /// The application protocols a server session accepts; changing them affects the next server session only.
+    public let acceptedALPNs: AcceptedALPNs
+    /// The application protocols a server session accepts now, in this endpoint's preference order.
+    public var serverALPNs: [[UInt8]] { acceptedALPNs.protocols }
     /// The cipher suites offered (client) and accepted (server).
     public let cipherSuites: [CipherSuite]
 
@@ -39,26 +42,51 @@ public final class OpenSSLCryptoProvider: CryptoProvider, @unchecked Sendable {
             keyExchangeGroups: Self.defaultKeyExchangeGroups)
     }
 
+    /// Builds the contexts with a live list of accepted protocols: whoever holds `acceptedALPNs` can change
+    /// what the next server handshake accepts (the endpoint does, for `Router.addHandler`), without rebuilding
+    /// the `SSL_CTX`, which OpenSSL does not allow once sessions share it.
+    public convenience init(
+        identity: EndpointIdentity,
+        acceptedALPNs: AcceptedALPNs,
+        cipherSuites: [CipherSuite] = CipherSuite.allCases
+    ) throws(HandshakeError) {
+        try self.init(
+            identity: identity, acceptedALPNs: acceptedALPNs, cipherSuites: cipherSuites,
+            keyExchangeGroups: Self.defaultKeyExchangeGroups)
+    }
+
     /// The key exchange groups offered and accepted, in preference order (OpenSSL names). The client sends a key
     /// share for the first, so X25519 peers never need a HelloRetryRequest.
     static let defaultKeyExchangeGroups = "X25519:P-256"
 
     /// The full initialiser; `keyExchangeGroups` exists so tests can force a HelloRetryRequest.
-    init(
+    convenience init(
         identity: EndpointIdentity,
         serverALPNs: [[UInt8]],
+        cipherSuites: [CipherSuite],
+        keyExchangeGroups: String
+    ) throws(HandshakeError) {
+        let accepted: AcceptedALPNs
+        do {
+            accepted = try AcceptedALPNs(serverALPNs)
+        } catch {
+            throw HandshakeError(alert: HandshakeError.internalError, reason: error.description)
+        }
+        try self.init(
+            identity: identity, acceptedALPNs: accepted, cipherSuites: cipherSuites, keyExchangeGroups: keyExchangeGroups)
+    }
+
+    init(
+        identity: EndpointIdentity,
+        acceptedALPNs: AcceptedALPNs,
         cipherSuites: [CipherSuite],
         keyExchangeGroups: String
     ) throws(HandshakeError) {
         guard !cipherSuites.isEmpty else {
             throw HandshakeError(alert: HandshakeError.internalError, reason: "no TLS cipher suites configured")
         }
-        for alpn in serverALPNs where alpn.isEmpty || alpn.count > 255 {
-            throw HandshakeError(
-                alert: HandshakeError.internalError, reason: "ALPN protocol ids must be 1...255 bytes (RFC 7301 §3.1)")
-        }
         self.identity = identity
-        self.serverALPNs = serverALPNs
+        self.acceptedALPNs = acceptedALPNs
         self.cipherSuites = cipherSuites
         let clientContext = try Self.makeContext(
             side: .client, identity: identity, cipherSuites: cipherSuites, groups: keyExchangeGroups)
@@ -94,12 +122,15 @@ public final class OpenSSLCryptoProvider: CryptoProvider, @unchecked Sendable {
     }
 
     /// Starts a server handshake that accepts this provider's `serverALPNs` and any Ed25519 client certificate.
+    ///
+    /// The session keeps the list as it is now: a later change to `acceptedALPNs` applies to the next session,
+    /// so a handshake in flight never sees its accepted set change between ClientHello and completion.
     public func makeServerSession(localTransportParameters: [UInt8]) throws(HandshakeError) -> any HandshakeSession {
         try OpenSSLHandshakeSession(
             context: serverContext,
             side: .server,
             expectedPeer: nil,
-            alpns: serverALPNs,
+            alpns: acceptedALPNs.protocols,
             localTransportParameters: localTransportParameters)
     }
 
