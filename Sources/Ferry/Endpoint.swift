@@ -13,8 +13,13 @@ public final class Endpoint: Sendable {
     public let id: EndpointID
     /// The socket's local address (the real port when bound to port 0).
     public let localAddress: HostPort
-    /// The ALPN protocols this endpoint accepts; empty means it only dials.
-    public let alpns: [String]
+    /// The ALPN protocols this endpoint accepts now (`addALPN`, `removeALPN`); empty when it only dials, or when
+    /// every protocol was removed (then each incoming handshake fails with no_application_protocol).
+    public var alpns: [String] { acceptedALPNs.protocols.map { String(decoding: $0, as: UTF8.self) } }
+    /// Whether the endpoint accepts incoming connections at all; fixed at `bind`.
+    public let acceptsIncoming: Bool
+    /// The live ALPN list the TLS provider reads for every new server handshake.
+    let acceptedALPNs: AcceptedALPNs
 
     let core: EndpointCore
     /// The installed hooks; `connect` runs their `beforeConnect` stage in the caller's task.
@@ -27,14 +32,16 @@ public final class Endpoint: Sendable {
     private init(
         id: EndpointID,
         localAddress: HostPort,
-        alpns: [String],
+        acceptedALPNs: AcceptedALPNs,
+        acceptsIncoming: Bool,
         core: EndpointCore,
         hooks: HookChain,
         lifecycle: LifecycleRunner
     ) {
         self.id = id
         self.localAddress = localAddress
-        self.alpns = alpns
+        self.acceptedALPNs = acceptedALPNs
+        self.acceptsIncoming = acceptsIncoming
         self.core = core
         self.hooks = hooks
         self.lifecycle = lifecycle
@@ -52,6 +59,8 @@ public final class Endpoint: Sendable {
     ///   - port: the UDP port; 0 picks a free one (see `localAddress`).
     ///   - identity: the Ed25519 key pair whose public key is this endpoint's id.
     ///   - alpns: the application protocols this endpoint accepts from dialing peers; empty = dial only.
+    ///   - acceptsIncoming: whether to accept incoming connections; nil means "when `alpns` is not empty". Pass
+    ///     true with no ALPNs to add them later (`addALPN`): until then every handshake is refused in TLS.
     ///   - configuration: transport limits and runtime settings.
     ///   - hooks: policy hooks consulted before dialing, for incoming attempts and after every handshake, in
     ///     order, each under the chain's deadline (docs/hooks.md); an array literal of hooks works here.
@@ -62,10 +71,12 @@ public final class Endpoint: Sendable {
         port: Int = 0,
         identity: EndpointIdentity,
         alpns: [String],
+        acceptsIncoming: Bool? = nil,
         configuration: EndpointConfiguration = EndpointConfiguration(),
         hooks: HookChain = HookChain(),
         lifecycle: LifecycleHooks = LifecycleHooks()
     ) async throws(EndpointError) -> Endpoint {
+        let acceptsIncoming = acceptsIncoming ?? !alpns.isEmpty
         let socketAddress: SocketAddress
         do {
             socketAddress = try SocketAddress(ipAddress: host, port: port)
@@ -73,10 +84,16 @@ public final class Endpoint: Sendable {
             throw .invalidBindAddress(host: host, port: port)
         }
         let crypto: OpenSSLCryptoProvider
+        let acceptedALPNs: AcceptedALPNs
+        do {
+            acceptedALPNs = try AcceptedALPNs(names: acceptsIncoming ? alpns : [])
+        } catch {
+            throw .tlsSetupFailed(HandshakeError(alert: HandshakeError.internalError, reason: error.description))
+        }
         do {
             crypto = try OpenSSLCryptoProvider(
                 identity: identity,
-                serverALPNs: alpns.map { Array($0.utf8) },
+                acceptedALPNs: acceptedALPNs,
                 cipherSuites: configuration.cipherSuites
             )
         } catch {
@@ -86,7 +103,7 @@ public final class Endpoint: Sendable {
             transport: configuration.transport,
             crypto: crypto,
             connectionIDLength: configuration.connectionIDLength,
-            acceptsIncoming: !alpns.isEmpty
+            acceptsIncoming: acceptsIncoming
         )
         let lifecycleRunner = LifecycleRunner(hooks: lifecycle, logger: configuration.logger)
         do {
@@ -115,7 +132,7 @@ public final class Endpoint: Sendable {
                         configuration: configuration,
                         eventLoop: channel.eventLoop,
                         localID: localID,
-                        acceptsIncoming: !alpns.isEmpty,
+                        acceptsIncoming: acceptsIncoming,
                         socketIsIPv6: socketIsIPv6
                     )
                     try channel.pipeline.syncOperations.addHandler(driver)
@@ -146,7 +163,7 @@ public final class Endpoint: Sendable {
             driver.core = core
             driver.hookState.chain = hooks
             // With hooks, new attempts wait in the transport for the incoming filter (before any TLS work).
-            driver.hookState.holdsIncoming = !hooks.isEmpty && !alpns.isEmpty
+            driver.hookState.holdsIncoming = !hooks.isEmpty && acceptsIncoming
             driver.transport.holdsIncoming = driver.hookState.holdsIncoming
         }
         let local = channel.localAddress.flatMap(SocketAddressCache.convert)?.hostPort ?? HostPort(host: host, port: 0)
@@ -154,11 +171,34 @@ public final class Endpoint: Sendable {
         return Endpoint(
             id: localID,
             localAddress: local,
-            alpns: alpns,
+            acceptedALPNs: acceptedALPNs,
+            acceptsIncoming: acceptsIncoming,
             core: core,
             hooks: hooks,
             lifecycle: lifecycleRunner
         )
+    }
+
+    /// Accepts `alpn` from the next incoming handshake on (after the protocols already accepted, in preference
+    /// order); returns false when it already was. Handshakes in flight keep the list they started with.
+    ///
+    /// Throws `.endpointDoesNotAccept` on an endpoint bound to dial only (its socket drops incoming Initials,
+    /// so it would never be reached) and `.emptyProtocolID`/`.protocolIDTooLong` for an id RFC 7301 forbids.
+    @discardableResult
+    public func addALPN(_ alpn: String) throws(ALPNError) -> Bool {
+        guard acceptsIncoming else { throw .endpointDoesNotAccept }
+        return try acceptedALPNs.insert(Array(alpn.utf8))
+    }
+
+    /// Stops accepting `alpn` for new connections; returns false when it was not accepted.
+    ///
+    /// Established connections on `alpn` are not touched, and a handshake already in flight may still complete
+    /// with it. A new client offering only removed protocols fails in TLS with no_application_protocol, carried
+    /// as CONNECTION_CLOSE 0x0178 (RFC 9001 §8.1). The endpoint keeps accepting at the transport level even
+    /// when the last protocol is removed: every handshake is then refused that way, and `addALPN` can reopen it.
+    @discardableResult
+    public func removeALPN(_ alpn: String) -> Bool {
+        acceptedALPNs.remove(Array(alpn.utf8))
     }
 
     /// Dials `address`, offering one ALPN protocol; returns once the handshake completed.

@@ -4,23 +4,30 @@ import Logging
 ///
 /// The ALPNs the router knows are exactly the ones its endpoint offers, so a client asking for anything else
 /// fails in TLS with `no_application_protocol` (RFC 9001 §8.1) before any handler or connection exists.
+/// Handlers can be added and removed while the router runs (`addHandler`, `removeHandler`, in
+/// `Router+Handlers.swift`): the endpoint's ALPN list and the dispatch table change together.
 /// Shutdown order: stop accepting, shut the handlers down concurrently, close the endpoint (which closes every
 /// connection), then cancel handler tasks still running and wait for them.
 public final class Router: Sendable {
     /// The endpoint the router accepts on; it can also dial (`endpoint.connect`).
     public let endpoint: Endpoint
-    /// The handlers by ALPN.
-    public let handlers: [String: any ProtocolHandler]
+
+    /// The handlers by ALPN, as they are now.
+    public var handlers: [String: any ProtocolHandler] {
+        state.withLock { $0.handlers }
+    }
 
     private let logger: Logger
-    fileprivate struct State {
+    struct State {
+        /// The dispatch table; changed only together with the endpoint's ALPN list.
+        var handlers: [String: any ProtocolHandler]
         var serveTask: Task<Void, Never>?
         var acceptTask: Task<Connection?, Never>?
         var isStopping = false
         var shutdownWaiters: [CheckedContinuation<Bool, Never>] = []
         var isShutDown = false
     }
-    private let state = HookLock(State())
+    let state: HookLock<State>
 
     /// Binds an endpoint offering exactly `handlers`' ALPNs and starts routing its connections.
     ///
@@ -37,11 +44,13 @@ public final class Router: Sendable {
         hooks: HookChain = HookChain(),
         lifecycle: LifecycleHooks = LifecycleHooks()
     ) async throws(EndpointError) -> Router {
+        // Accepting even with no handlers yet, so `addHandler` can open the first protocol later.
         let endpoint = try await Endpoint.bind(
             host: host,
             port: port,
             identity: identity,
             alpns: handlers.keys.sorted(),
+            acceptsIncoming: true,
             configuration: configuration,
             hooks: hooks,
             lifecycle: lifecycle
@@ -55,11 +64,11 @@ public final class Router: Sendable {
     /// has no handler is closed with application error code 0x1 ("no handler").
     public init(endpoint: Endpoint, handlers: [String: any ProtocolHandler], logger: Logger = Logger(label: "ferry.router")) {
         self.endpoint = endpoint
-        self.handlers = handlers
         self.logger = logger
+        self.state = HookLock(State(handlers: handlers))
         // The serving task holds what it needs, not the router, so dropping the router (deinit) can stop it.
         let state = self.state
-        let serveTask = Task { await Router.serve(endpoint: endpoint, handlers: handlers, state: state, logger: logger) }
+        let serveTask = Task { await Router.serve(endpoint: endpoint, state: state, logger: logger) }
         state.withLock { $0.serveTask = serveTask }
     }
 
@@ -79,15 +88,12 @@ public final class Router: Sendable {
         state.withLock { $0.isShutDown }
     }
 
-    private static func serve(
-        endpoint: Endpoint,
-        handlers: [String: any ProtocolHandler],
-        state: HookLock<State>,
-        logger: Logger
-    ) async {
+    private static func serve(endpoint: Endpoint, state: HookLock<State>, logger: Logger) async {
         await withDiscardingTaskGroup { group in
             while let connection = await nextConnection(endpoint: endpoint, state: state) {
-                guard let handler = handlers[connection.alpn] else {
+                // Looked up per connection, so a handler added or removed at runtime applies to the next one. A
+                // handshake that was in flight when its ALPN was removed ends here.
+                guard let handler = state.withLock({ $0.handlers[connection.alpn] }) else {
                     logger.debug("no handler for ALPN", metadata: ["alpn": "\(connection.alpn)"])
                     connection.close(code: 1, reason: "no handler")
                     continue
@@ -143,7 +149,7 @@ public final class Router: Sendable {
             }
         }
         guard first else { return }
-        let (acceptTask, serveTask) = state.withLock { ($0.acceptTask, $0.serveTask) }
+        let (acceptTask, serveTask, handlers) = state.withLock { ($0.acceptTask, $0.serveTask, $0.handlers) }
         acceptTask?.cancel()
         await withDiscardingTaskGroup { group in
             for handler in handlers.values {
