@@ -10,11 +10,13 @@ extension Daemon {
     /// (with file, line and key) is logged, counted, kept for `status`, and returned. systemd sees RELOADING=1
     /// then READY=1 either way. Everything new is prepared first (tunnel listeners bound, plugins started), then
     /// the hook chain, the service table and the tunnel list are swapped in, then what was dropped is closed.
-    /// Services keep their names' ALPNs: a changed `forward`/`type` applies to the next stream, a removed
-    /// service refuses new connections, a new name needs a restart (the endpoint's TLS ALPN list is fixed), as
-    /// do the UDP sockets, key, control socket, metrics listener and log format (listed in `needsRestart`).
-    /// With `reevaluate_on_reload`, established connections the new chain rejects are closed with the policy
-    /// code; connections it accepts are never touched.
+    /// Services: a changed `forward`/`type` applies to the next stream; a new name is offered from the next
+    /// handshake on (its ALPN joins the endpoints' TLS list and its handler the routers' tables); a removed name
+    /// is refused in TLS from the next handshake on (no_application_protocol), while its established
+    /// connections stay open (their new streams are reset). The UDP sockets, key, control socket, metrics
+    /// listener and log format need a restart (listed in `needsRestart`). With `reevaluate_on_reload`,
+    /// established connections the new chain rejects are closed with the policy code; connections it accepts
+    /// are never touched.
     @discardableResult
     public func reload() async -> ControlReload {
         notifier.reloading()
@@ -64,11 +66,11 @@ extension Daemon {
             client.start()
             _ = await client.waitUntilReady(limit: .seconds(2))
         }
-        let boundServices = state.withLock { $0.boundServiceNames }
-        let services = newConfig.services.filter { boundServices.contains($0.name) }
-        // The swap: policy, services, tunnels.
+        // The swap: policy, services (settings, then what TLS offers), tunnels. The policy goes first so a new
+        // service's first connection meets the hooks that name it.
         context.engine.install(snapshot)
-        context.installServices(services)
+        context.installServices(newConfig.services)
+        updateServiceHandlers(from: old.services, to: newConfig.services)
         state.withLock {
             $0.tunnels = tunnelPlan.tunnels
             $0.dialers = tunnelPlan.dialers
@@ -81,8 +83,6 @@ extension Daemon {
         var needsRestart: [String] = []
         if old.endpoint.listen != newConfig.endpoint.listen { needsRestart.append("endpoint.listen") }
         if old.endpoint.keyFile != newConfig.endpoint.keyFile { needsRestart.append("endpoint.key_file") }
-        let newServices = newConfig.services.map(\.name).filter { !boundServices.contains($0) }
-        if !newServices.isEmpty { needsRestart.append("services (new: \(newServices.joined(separator: ", ")))") }
         if old.control != newConfig.control { needsRestart.append("control") }
         if old.metrics != newConfig.metrics { needsRestart.append("metrics") }
         if old.logging.format != newConfig.logging.format { needsRestart.append("logging.format") }
@@ -98,7 +98,7 @@ extension Daemon {
         // Keep the sockets, services and tunnels actually running; take the policy settings.
         var running = old
         running.hooks = newConfig.hooks
-        running.services = services
+        running.services = newConfig.services
         running.tunnels = newConfig.tunnels
         running.endpoint.hookTimeout = newConfig.endpoint.hookTimeout
         running.endpoint.reevaluateOnReload = newConfig.endpoint.reevaluateOnReload
@@ -113,6 +113,33 @@ extension Daemon {
             closed = await reevaluateConnections()
         }
         return ControlReload(ok: true, error: nil, closedConnections: closed, needsRestart: needsRestart, time: ControlTime.format(Date()))
+    }
+
+    /// Offers the services `new` adds and withdraws the ones it drops, on every endpoint.
+    ///
+    /// Runs after `installServices`: an added service's handler finds its settings at once; a removed one's
+    /// settings are already gone, so a connection whose handshake was in flight is closed, never served.
+    private func updateServiceHandlers(from old: [DaemonConfig.ServiceSettings], to new: [DaemonConfig.ServiceSettings]) {
+        let oldNames = Set(old.map(\.name))
+        let newNames = Set(new.map(\.name))
+        let routers = state.withLock { $0.routers }
+        for router in routers {
+            for service in old where !newNames.contains(service.name) {
+                router.removeHandler(for: service.alpn)
+            }
+            for service in new where !oldNames.contains(service.name) {
+                do {
+                    try router.addHandler(ServiceHandler(name: service.name, daemon: context), for: service.alpn)
+                } catch {
+                    context.logger.error("cannot offer service", metadata: ["service": "\(service.name)", "error": "\(error)"])
+                }
+            }
+        }
+        let added = new.map(\.name).filter { !oldNames.contains($0) }
+        let removed = old.map(\.name).filter { !newNames.contains($0) }
+        if !added.isEmpty || !removed.isEmpty {
+            context.logger.info("services changed", metadata: ["added": "\(added)", "removed": "\(removed)"])
+        }
     }
 
     /// What a reload does to the tunnels: the new list in configuration order, and what to start and stop.

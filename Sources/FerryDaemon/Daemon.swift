@@ -24,8 +24,6 @@ public final class Daemon: Sendable {
         var routers: [Router] = []
         var tunnels: [TunnelListener] = []
         var dialers: [PeerDialer] = []
-        /// The services whose ALPNs the endpoints offer (fixed at bind; a reload can only use these names).
-        var boundServiceNames: Set<String> = []
         var plugins: [String: PluginClient] = [:]
         var control: ControlServer?
         var metricsServer: MetricsServer?
@@ -140,11 +138,14 @@ public final class Daemon: Sendable {
         let hooks = HookChain([context.engine], deadline: .seconds(3600), failureErrorCode: policyRejectionCode)
         var routers: [Router] = []
         for address in config.endpoint.listen {
+            // Accepting even with no services, so a reload can add the first one (`Router.addHandler`); until
+            // then every handshake is refused in TLS (no_application_protocol).
             let endpoint = try await Endpoint.bind(
                 host: address.host,
                 port: Int(address.port),
                 identity: identity,
                 alpns: config.services.map(\.alpn),
+                acceptsIncoming: true,
                 configuration: endpointConfiguration,
                 hooks: hooks
             )
@@ -156,7 +157,6 @@ public final class Daemon: Sendable {
             context.endpoints = context.endpoints + [endpoint]
             state.withLock { $0.routers = routers }
         }
-        state.withLock { $0.boundServiceNames = Set(config.services.map(\.name)) }
         var dialers: [String: PeerDialer] = [:]
         for tunnel in config.tunnels {
             let key = Self.dialerKey(peer: tunnel.peer, service: tunnel.service)

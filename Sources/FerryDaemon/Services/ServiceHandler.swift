@@ -7,8 +7,10 @@ import NIOPosix
 /// ALPN `ferry/tcp/<name>` becomes one TCP connection to `forward` (or is echoed back).
 ///
 /// The settings are looked up in the daemon's service table for each stream, so a reload that changes
-/// `forward` or `type` applies to the next stream; a reload that removes the service refuses new connections
-/// (code 403) while streams already relaying finish.
+/// `forward` or `type` applies to the next stream. A reload that removes the service withdraws its ALPN
+/// (`Router.removeHandler`), so TLS refuses new connections; established ones stay open, streams already
+/// relaying finish, and new streams on them are reset. A connection whose handshake was in flight during the
+/// removal is closed: by the router (code 0x1, no handler) or, if it reached this handler first, here (403).
 final class ServiceHandler: ProtocolHandler {
     let name: String
     let daemon: DaemonContext
