@@ -27,6 +27,9 @@ final class PathTestNetwork {
     /// Bytes the server sent to each address, and the client sent from each local address.
     private(set) var serverBytesTo: [NetworkAddress: Int] = [:]
     private(set) var clientBytesFrom: [NetworkAddress: Int] = [:]
+    /// Datagrams lost on the way: the client's by local address, the server's by destination.
+    private(set) var clientDropsFrom: [NetworkAddress: Int] = [:]
+    private(set) var serverDropsTo: [NetworkAddress: Int] = [:]
     private(set) var serverEvents: [(ConnectionHandle, ConnectionEvent)] = []
     private(set) var clientEvents: [(ConnectionHandle, ConnectionEvent)] = []
     /// Bytes the server read per stream, and streams it saw finished.
@@ -147,17 +150,26 @@ final class PathTestNetwork {
                     let source = transmit.source ?? clientSocket
                     clientBytesFrom[source, default: 0] += bytes.count
                     let seen = nat[source] ?? source
-                    guard !cutOff.contains(source), !cutOff.contains(seen) else { continue }
+                    guard !cutOff.contains(source), !cutOff.contains(seen) else {
+                        clientDropsFrom[source, default: 0] += 1
+                        continue
+                    }
                     deliver(bytes, toServer: true, from: seen)
                 } else {
                     serverBytesTo[transmit.destination, default: 0] += bytes.count
                     guard !cutOff.contains(transmit.destination), !unreachableFromServer.contains(transmit.destination)
-                    else { continue }
+                    else {
+                        serverDropsTo[transmit.destination, default: 0] += 1
+                        continue
+                    }
                     // Back through the NAT: only a current mapping (or an unmapped local address) reaches the client.
                     let destination = transmit.destination
                     let local = nat.first { $0.value == destination }?.key
                         ?? (clientLocals.contains(destination) && nat[destination] == nil ? destination : nil)
-                    guard let local, !cutOff.contains(local) else { continue }
+                    guard let local, !cutOff.contains(local) else {
+                        serverDropsTo[transmit.destination, default: 0] += 1
+                        continue
+                    }
                     deliver(bytes, toServer: false, from: serverAddress)
                 }
             }

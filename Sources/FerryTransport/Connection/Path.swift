@@ -1,7 +1,8 @@
 /// One network path of a connection (RFC 9000 §9): where we send, whether it is validated, and its counters.
 ///
-/// The selected path's RTT estimate and congestion controller live in the connection's `LossDetection`; a path
-/// that is not selected keeps the ones it had (`savedRecovery`) so falling back to it restores them
+/// Every path's RTT estimate, congestion controller and loss count live in the connection's `LossDetection`, in
+/// the slot `recoverySlot`; each sent packet records that slot, so acknowledgements and losses reach the path
+/// the packet used even after the connection moved on, and falling back to a path finds its state intact
 /// (RFC 9000 §9.3.2, §9.4).
 struct NetworkPath {
     /// The path's number within its connection; the handshake path is 0.
@@ -27,8 +28,11 @@ struct NetworkPath {
     var amplificationSent: UInt64 = 0
     /// Counters for hooks and metrics.
     var counters = PathCounters()
-    /// The RTT estimate and congestion controller while the path is not selected.
-    var savedRecovery: SavedRecovery?
+    /// The path's slot in `LossDetection` (RTT, congestion controller, losses).
+    var recoverySlot: UInt8
+    /// Set for a new path that differs from the selected one only in a port (NAT rebinding): it keeps the
+    /// selected path's PMTU and ECN state when first selected (RFC 9000 §9.4).
+    var isPortOnlyChange = false
 
     /// How many more bytes the anti-amplification limit allows on this path (RFC 9000 §8.1).
     var amplificationBudget: Int {
@@ -44,13 +48,6 @@ struct PathCounters {
     var bytesReceived: UInt64 = 0
     var datagramsSent: UInt64 = 0
     var datagramsReceived: UInt64 = 0
-    var packetsLost: UInt64 = 0
-}
-
-/// The recovery state a path keeps while another path is selected.
-struct SavedRecovery {
-    var rtt: RTTEstimator
-    var congestionController: any CongestionController
 }
 
 /// An outstanding path validation (RFC 9000 §8.2.1, §8.2.4).
@@ -73,6 +70,9 @@ struct PathValidation {
 struct PathTable {
     /// Known paths; `activeID` is the selected one.
     var paths: [NetworkPath]
+    /// Abandoned paths whose packets are still outstanding: they leave once those are acknowledged or lost, so
+    /// their `closed` event carries exact counts (RFC 9002 §6: loss is only known later).
+    var draining: [NetworkPath] = []
     var activeID: UInt64 = 0
     var nextID: UInt64 = 1
     /// Path events for `TransportConnection.pollPathEvent()`.
@@ -99,7 +99,7 @@ struct PathTable {
     init(remoteAddress: NetworkAddress, isRemoteValidated: Bool) {
         paths = [NetworkPath(
             id: 0, remoteAddress: remoteAddress, localAddress: nil, isRemoteValidated: isRemoteValidated,
-            isValidated: true, peerConnectionIDSequence: 0)]
+            isValidated: true, peerConnectionIDSequence: 0, recoverySlot: 0)]
     }
 
     func index(of id: UInt64) -> Int? { paths.firstIndex { $0.id == id } }
@@ -108,11 +108,13 @@ struct PathTable {
 
     /// Adds a path and returns its index.
     mutating func add(
-        remote: NetworkAddress, local: NetworkAddress?, isRemoteValidated: Bool, peerConnectionIDSequence: UInt64
+        remote: NetworkAddress, local: NetworkAddress?, isRemoteValidated: Bool, peerConnectionIDSequence: UInt64,
+        recoverySlot: UInt8, isPortOnlyChange: Bool
     ) -> Int {
         paths.append(NetworkPath(
             id: nextID, remoteAddress: remote, localAddress: local, isRemoteValidated: isRemoteValidated,
-            isValidated: false, peerConnectionIDSequence: peerConnectionIDSequence))
+            isValidated: false, peerConnectionIDSequence: peerConnectionIDSequence, recoverySlot: recoverySlot,
+            isPortOnlyChange: isPortOnlyChange))
         nextID += 1
         return paths.count - 1
     }
@@ -120,8 +122,8 @@ struct PathTable {
 
 /// A snapshot of one path of a connection, for hooks, monitors and tests (RFC 9000 §9).
 ///
-/// The selected path's RTT and congestion window are live; another path reports the values it had when it was
-/// last selected (zero if never).
+/// Every path's RTT, congestion window and loss count are its own: packets are charged to the path they were
+/// sent on (RFC 9000 §9.4).
 public struct PathSnapshot: Sendable, Hashable {
     /// The path's number within its connection; the handshake path is 0.
     public var id: UInt64
@@ -143,7 +145,7 @@ public struct PathSnapshot: Sendable, Hashable {
     public var bytesReceived: UInt64
     public var datagramsSent: UInt64
     public var datagramsReceived: UInt64
-    /// Packets declared lost while the path was selected (RFC 9002 §6.1).
+    /// Packets sent on the path and declared lost (RFC 9002 §6.1).
     public var packetsLost: UInt64
     /// The largest UDP payload used on the path (RFC 9000 §14).
     public var mtu: Int

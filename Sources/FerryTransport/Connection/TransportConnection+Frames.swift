@@ -55,6 +55,7 @@ extension TransportConnection {
         }
         onPacketsLost(result.lost, level: level)
         onPathPacketsSettled(acknowledged: result.newlyAcknowledged, lost: result.lost, level: level)
+        finishDrainingPaths()
         updatePacing()
         // Acknowledged stream data frees send buffers: `streamWritable` events may follow.
         drainStreamEvents()
@@ -78,7 +79,6 @@ extension TransportConnection {
     func onPacketsLost(_ packets: [SentPacket], level: EncryptionLevel) {
         guard !packets.isEmpty else { return }
         counters.packetsLost += UInt64(packets.count)
-        recordPathPacketsLost(packets.count)
         let space = space(level)
         for packet in packets {
             for frame in packet.frames {

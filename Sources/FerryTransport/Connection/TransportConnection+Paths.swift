@@ -3,8 +3,10 @@
 /// per-path anti-amplification limits and counters, and the path events hooks observe.
 ///
 /// The selected path's state mirrors into the connection's existing fields (`remoteAddress`,
-/// `isAddressValidated`, the amplification counters, `recovery`), so the send and receive paths need no per-path
-/// lookups; switching paths saves those into the old `NetworkPath` and loads the new one's.
+/// `isAddressValidated`, the amplification counters), so the send and receive paths need no per-path lookups;
+/// switching paths saves those into the old `NetworkPath` and loads the new one's. Each path's RTT estimate,
+/// congestion controller and loss count stay in its own `LossDetection` slot, which every sent packet names, so
+/// packets still in flight on a path the connection left are charged to that path (RFC 9000 §9.4).
 extension TransportConnection {
     // MARK: Public API
 
@@ -50,7 +52,7 @@ extension TransportConnection {
         let old = pathTable.activeIndex
         if pathTable.paths[old].localAddress == nil { pathTable.paths[old].localAddress = previousLocalAddress }
         evictPathIfNeeded()
-        let index = pathTable.add(
+        let index = addPath(
             remote: remoteAddress, local: localAddress, isRemoteValidated: true,
             peerConnectionIDSequence: spare.sequenceNumber)
         queuePathEvent(.opened(snapshot(pathTable.paths[index])))
@@ -69,6 +71,15 @@ extension TransportConnection {
 
     // MARK: Receive side
 
+    /// Whether a datagram from `remote` may reach this connection at all. A client discards packets from any
+    /// address but its server's (RFC 9000 §9: "If a client receives packets from an unknown server address, the
+    /// client MUST discard these packets"): Ferry neither sends nor follows preferred_address (§9.6), and servers
+    /// do not migrate, so that address never changes. A server accepts any address: its client may migrate or be
+    /// rebound (§9.3).
+    func acceptsDatagram(from remote: NetworkAddress) -> Bool {
+        side == .server || remote == remoteAddress
+    }
+
     /// Notes where the datagram being processed came from; called before its packets are processed.
     func beginPathDatagram(from remote: NetworkAddress) {
         pathTable.currentRemote = remote
@@ -86,8 +97,8 @@ extension TransportConnection {
     /// the new path is validated and limited to 3× what it received until then.
     func onPathPacketAuthenticated(from remote: NetworkAddress, header: PacketHeader, datagramSize: Int, now: Instant) {
         let active = pathTable.activeIndex
-        // A client knows its paths by local address, which the runtime does not report per datagram; it never
-        // follows a server to a new address (RFC 9000 §9: servers do not migrate).
+        // A client knows its paths by local address, which the runtime does not report per datagram; datagrams
+        // from any other server address never get here (`acceptsDatagram(from:)`).
         if side == .client || remote == pathTable.paths[active].remoteAddress {
             countReceived(datagramSize, on: active)
             if !header.isLongHeader { pathTable.paths[active].lastLocalConnectionID = header.destinationConnectionID }
@@ -107,8 +118,7 @@ extension TransportConnection {
             if previous != nil && previous != header.destinationConnectionID, let spare = peerConnectionIDs.parkSpare() {
                 sequence = spare.sequenceNumber
             }
-            index = pathTable.add(
-                remote: remote, local: nil, isRemoteValidated: false, peerConnectionIDSequence: sequence)
+            index = addPath(remote: remote, local: nil, isRemoteValidated: false, peerConnectionIDSequence: sequence)
             queuePathEvent(.opened(snapshot(pathTable.paths[index])))
         }
         countReceived(datagramSize, on: index)
@@ -173,12 +183,6 @@ extension TransportConnection {
         pathTable.paths[active].counters.datagramsSent += 1
     }
 
-    /// Counts packets declared lost; they are attributed to the selected path.
-    func recordPathPacketsLost(_ count: Int) {
-        let active = pathTable.activeIndex
-        pathTable.paths[active].counters.packetsLost += UInt64(count)
-    }
-
     /// Writes a path-validation datagram (PATH_CHALLENGE and/or PATH_RESPONSE, padded to 1200 bytes within the
     /// path's anti-amplification budget, RFC 9000 §8.2.1) when one is owed; called first by `pollTransmit`.
     func pollPathProbe(now: Instant, into buffer: UnsafeMutableRawBufferPointer) -> Int? {
@@ -241,7 +245,8 @@ extension TransportConnection {
             let data = context.random.next()
             Frame.pathChallenge(data: data).encode(into: &writer)
             frames.append(.pathChallenge(data))
-            let interval = isActive ? recovery.rtt.probeTimeoutBase : RTTEstimator().probeTimeoutBase
+            let interval = (recovery.pathRecovery(pathTable.paths[index].recoverySlot)?.rtt ?? RTTEstimator())
+                .probeTimeoutBase
             pathTable.paths[index].validation?.outstanding.append(data)
             pathTable.paths[index].validation?.isChallengePending = false
             pathTable.paths[index].validation?.attempts += 1
@@ -260,9 +265,10 @@ extension TransportConnection {
             isAckEliciting: true, frameCount: frames.count)
         let end = sealWithoutRecording(packet, buffer: buffer)
         guard end > 0 else { return nil }
+        // Charged to the path it probes (RFC 9000 §9.4); a response to an unknown address to the selected one.
         recovery.onPacketSent(
             SentPacket(packetNumber: packetNumber, timeSent: now, size: end, isAckEliciting: true, frames: frames),
-            space: .application, now: now)
+            space: .application, now: now, pathSlot: index.map { pathTable.paths[$0].recoverySlot })
         counters.bytesSent += UInt64(end)
         counters.packetsSent += 1
         if isActive {
@@ -328,8 +334,8 @@ extension TransportConnection {
 
     // MARK: Switching and closing paths
 
-    /// Makes `index` the selected path: saves the old path's recovery state and loads (or resets) the new
-    /// one's, switches the peer connection ID, and starts validation if needed (RFC 9000 §9.3, §9.4, §9.5).
+    /// Makes `index` the selected path: saves the old path's address state, selects the new one's recovery slot,
+    /// switches the peer connection ID, and starts validation if needed (RFC 9000 §9.3, §9.4, §9.5).
     func switchPath(to index: Int, now: Instant) {
         let old = pathTable.activeIndex
         guard index != old else { return }
@@ -338,25 +344,15 @@ extension TransportConnection {
         pathTable.paths[old].isRemoteValidated = isAddressValidated
         pathTable.paths[old].amplificationReceived = amplificationBytesReceived
         pathTable.paths[old].amplificationSent = amplificationBytesSent
-        pathTable.paths[old].savedRecovery = SavedRecovery(
-            rtt: recovery.rtt, congestionController: recovery.congestionController)
         pathTable.paths[old].peerConnectionIDSequence = peerConnectionIDs.active.sequenceNumber
 
-        // Load the new one's.
+        // Load the new one's. Its PMTU and ECN support are unknown (RFC 9000 §13.4.2, §14.3) unless it is a NAT
+        // rebinding selected for the first time; a path used before is probed again, conservatively.
         let path = pathTable.paths[index]
-        if let saved = path.savedRecovery {
-            // Back to a path we used before; its PMTU and ECN are probed again, conservatively.
-            resetPathMTUAndECN()
-            recovery.rtt = saved.rtt
-            recovery.congestionController = saved.congestionController
-            pathTable.paths[index].savedRecovery = nil
-        } else if !Self.isPortOnlyChange(from: pathTable.paths[old], to: path) {
-            // A new path starts over: its capacity, delay, PMTU and ECN support are unknown (RFC 9000 §9.4,
-            // §13.4.2, §14.3).
-            resetPathMTUAndECN()
-            recovery.rtt = RTTEstimator()
-            recovery.congestionController = makeCongestionController()
-        }
+        recovery.selectPath(path.recoverySlot)
+        if !path.isPortOnlyChange { resetPathMTUAndECN() }
+        pathTable.paths[index].isPortOnlyChange = false
+        recovery.congestionController.maxDatagramSize = maxDatagramSize
         pacer = Pacer(maxDatagramSize: maxDatagramSize)
         updatePacing()
         remoteAddress = path.remoteAddress
@@ -380,7 +376,9 @@ extension TransportConnection {
         markDirty()
     }
 
-    /// Forgets a path that is not selected, retiring its connection ID if no other path uses it.
+    /// Forgets a path that is not selected, retiring its connection ID if no other path uses it. While packets
+    /// sent on it are outstanding it drains: it is gone from `paths`, but its slot still counts their fate, and
+    /// its `closed` event follows once they are settled (`finishDrainingPaths`).
     func closePath(_ id: UInt64) {
         guard id != pathTable.activeID, let index = pathTable.index(of: id) else { return }
         let path = pathTable.paths.remove(at: index)
@@ -392,7 +390,48 @@ extension TransportConnection {
         for other in pathTable.paths.indices where pathTable.paths[other].validation?.fallbackPathID == id {
             pathTable.paths[other].validation?.fallbackPathID = nil
         }
+        guard (recovery.pathRecovery(path.recoverySlot)?.outstandingPackets ?? 0) > 0 else {
+            releasePath(path)
+            return
+        }
+        // Bounded: past four draining paths the oldest goes now; its remaining packets become orphans.
+        if pathTable.draining.count >= 4 { releasePath(pathTable.draining.removeFirst()) }
+        pathTable.draining.append(path)
+    }
+
+    /// Releases draining paths whose packets are all acknowledged or lost; call after ACK or loss processing.
+    func finishDrainingPaths() {
+        guard !pathTable.draining.isEmpty else { return }
+        var index = 0
+        while index < pathTable.draining.count {
+            let slot = pathTable.draining[index].recoverySlot
+            if (recovery.pathRecovery(slot)?.outstandingPackets ?? 0) == 0 {
+                releasePath(pathTable.draining.remove(at: index))
+            } else {
+                index += 1
+            }
+        }
+    }
+
+    /// Reports a path closed with its final counters and frees its recovery slot.
+    private func releasePath(_ path: NetworkPath) {
         queuePathEvent(.closed(snapshot(path)))
+        recovery.releasePath(path.recoverySlot)
+    }
+
+    /// Adds a path with its own recovery slot (RFC 9000 §9.4): a fresh RTT estimate and congestion controller,
+    /// or, when only the peer's port differs from the selected path (NAT rebinding), a copy of its RTT estimate
+    /// and its controller, which the two paths then share.
+    private func addPath(
+        remote: NetworkAddress, local: NetworkAddress?, isRemoteValidated: Bool, peerConnectionIDSequence: UInt64
+    ) -> Int {
+        let isPortOnly = Self.isPortOnlyChange(from: pathTable.paths[pathTable.activeIndex], remote: remote, local: local)
+        let slot = isPortOnly
+            ? recovery.addPath(rtt: recovery.rtt, congestionController: recovery.congestionController)
+            : recovery.addPath(rtt: RTTEstimator(), congestionController: makeCongestionController())
+        return pathTable.add(
+            remote: remote, local: local, isRemoteValidated: isRemoteValidated,
+            peerConnectionIDSequence: peerConnectionIDSequence, recoverySlot: slot, isPortOnlyChange: isPortOnly)
     }
 
     /// Keeps at most four paths: drops the oldest one that is neither selected nor a fallback.
@@ -404,9 +443,11 @@ extension TransportConnection {
         }
     }
 
-    private static func isPortOnlyChange(from old: NetworkPath, to new: NetworkPath) -> Bool {
-        guard old.remoteAddress.ipBytes == new.remoteAddress.ipBytes else { return false }
-        switch (old.localAddress, new.localAddress) {
+    private static func isPortOnlyChange(
+        from old: NetworkPath, remote: NetworkAddress, local: NetworkAddress?
+    ) -> Bool {
+        guard old.remoteAddress.ipBytes == remote.ipBytes else { return false }
+        switch (old.localAddress, local) {
         case (nil, nil): return true
         case (let before?, let after?): return before.ipBytes == after.ipBytes
         default: return false
@@ -435,15 +476,15 @@ extension TransportConnection {
 
     private func snapshot(_ path: NetworkPath) -> PathSnapshot {
         let isSelected = path.id == pathTable.activeID
-        let rtt = isSelected ? recovery.rtt : path.savedRecovery?.rtt
-        let window = isSelected
-            ? recovery.congestionController.congestionWindow : path.savedRecovery?.congestionController.congestionWindow
+        let recovery = recovery.pathRecovery(path.recoverySlot)
+        let rtt = recovery?.rtt
+        let window = recovery?.congestionController.congestionWindow
         return PathSnapshot(
             id: path.id, localAddress: path.localAddress, remoteAddress: path.remoteAddress, isSelected: isSelected,
             isValidated: path.isValidated, smoothedRTT: rtt?.smoothedRTT ?? .zero, minRTT: rtt?.minRTT ?? .zero,
             congestionWindow: window ?? 0, bytesSent: path.counters.bytesSent,
             bytesReceived: path.counters.bytesReceived, datagramsSent: path.counters.datagramsSent,
-            datagramsReceived: path.counters.datagramsReceived, packetsLost: path.counters.packetsLost,
+            datagramsReceived: path.counters.datagramsReceived, packetsLost: recovery?.packetsLost ?? 0,
             mtu: isSelected ? maxDatagramSize : 1200)
     }
 }

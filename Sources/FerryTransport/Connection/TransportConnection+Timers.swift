@@ -2,6 +2,13 @@
 /// (RFC 9002 §7.7), idle timeout and keep-alive (RFC 9000 §10.1), closing/draining (RFC 9000 §10.2) and the
 /// retention of old 1-RTT keys after a key update (RFC 9001 §6.5).
 extension TransportConnection {
+    /// Restarts the idle timer with the negotiated timeout, but never less than three PTOs, so a slow path is not
+    /// mistaken for a dead one (RFC 9000 §10.1). No timeout negotiated: nothing to restart.
+    func restartIdleTimer(now: Instant) {
+        guard let idleTimeout else { return }
+        idleDeadline = now + max(idleTimeout, recovery.rtt.probeTimeoutBase * 3)
+    }
+
     /// The earliest instant at which `handleTimeout` has work to do, or nil.
     func nextTimeout() -> Instant? {
         switch state {
@@ -75,6 +82,7 @@ extension TransportConnection {
             let level = EncryptionLevel(rawValue: space.rawValue) ?? .application
             onPacketsLost(packets, level: level)
             onPathPacketsSettled(acknowledged: [], lost: packets, level: level)
+            finishDrainingPaths()
         case .sendProbes(let space, let count):
             let level = EncryptionLevel(rawValue: space.rawValue) ?? .application
             var target = self.space(level)

@@ -68,13 +68,12 @@ extension LossDetection {
         guard let deadline = lossDetectionTimeout(), deadline <= now else { return .none }
         if let loss = earliestLossTime() {
             lostScratch.removeAll(keepingCapacity: true)
-            let isPersistent = detectAndRemoveLostPackets(spaceIndex: loss.space.rawValue, now: now)
+            let persistentSlots = detectAndRemoveLostPackets(spaceIndex: loss.space.rawValue, now: now)
             spaces[loss.space.rawValue].sent.trimFront()
-            if !lostScratch.isEmpty {
-                congestionController.onPacketsLost(lostScratch, persistentCongestion: isPersistent, now: now)
-            }
+            if !lostScratch.isEmpty { reportLost(lostScratch, persistentSlots: persistentSlots, now: now) }
             setLossDetectionTimer(now: now)
-            return .packetsLost(space: loss.space, packets: lostScratch, isPersistentCongestion: isPersistent)
+            return .packetsLost(
+                space: loss.space, packets: lostScratch, isPersistentCongestion: persistentSlots != 0)
         }
         if !hasAckElicitingInFlight {
             guard !hasPeerCompletedAddressValidation else {
@@ -100,12 +99,12 @@ extension LossDetection {
     /// and ACKs in the space are ignored.
     public mutating func discard(space: PacketNumberSpace, now: Instant) {
         let index = space.rawValue
-        let bytes = spaces[index].sent.removeAll()
+        let discarded = spaces[index].sent.removeAll()
         spaces[index].isDiscarded = true
         spaces[index].timeOfLastAckElicitingPacket = nil
         spaces[index].lossTime = nil
         spaces[index].ackElicitingInFlight = 0
-        if bytes > 0 { congestionController.onPacketsDiscarded(bytes: bytes) }
+        discardOnPaths(discarded)
         ptoCount = 0
         setLossDetectionTimer(now: now)
     }
@@ -121,13 +120,10 @@ extension LossDetection {
     public mutating func removeOutstandingPackets(in space: PacketNumberSpace, now: Instant) -> [SentPacket] {
         let index = space.rawValue
         var removed: [SentPacket] = []
-        var bytes = 0
         var cursor = spaces[index].sent.startIndex
         while cursor < spaces[index].sent.endIndex {
             if spaces[index].sent.state(at: cursor) == .outstanding {
-                let packet = spaces[index].sent.settle(at: cursor, as: .lost)
-                if packet.isInFlight { bytes += packet.size }
-                removed.append(packet)
+                removed.append(spaces[index].sent.settle(at: cursor, as: .lost))
             }
             cursor += 1
         }
@@ -135,7 +131,7 @@ extension LossDetection {
         spaces[index].ackElicitingInFlight = 0
         spaces[index].timeOfLastAckElicitingPacket = nil
         spaces[index].lossTime = nil
-        if bytes > 0 { congestionController.onPacketsDiscarded(bytes: bytes) }
+        discardOnPaths(removed)
         setLossDetectionTimer(now: now)
         return removed
     }

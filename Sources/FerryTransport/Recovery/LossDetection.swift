@@ -55,10 +55,11 @@ public struct LossDetection {
     /// kPersistentCongestionThreshold (RFC 9002 §7.6.1).
     public static let persistentCongestionThreshold: UInt64 = 3
 
-    /// The RTT estimate (RFC 9002 §5).
-    public internal(set) var rtt: RTTEstimator
-    /// The congestion controller this loss detection drives.
-    public internal(set) var congestionController: any CongestionController
+    /// Each path's RTT estimate, congestion controller and counters, indexed by `SentPacket.pathSlot`
+    /// (RFC 9000 §9.4); `rtt` and `congestionController` are the selected path's.
+    var paths: [PathRecovery]
+    /// The slot of the path new packets are sent on.
+    public internal(set) var selectedPathSlot: UInt8 = 0
     /// Handshake confirmed (RFC 9001 §4.1.2): enables application-space PTO and max_ack_delay capping.
     public var isHandshakeConfirmed = false
     /// PeerCompletedAddressValidation (RFC 9002 §A.6): always true on servers; on clients true once the handshake
@@ -80,9 +81,10 @@ public struct LossDetection {
 
     var spaces = [LossDetectionSpace](repeating: LossDetectionSpace(), count: 3)
     var timer: Instant?
-    var firstRTTSampleTime: Instant?
     var ackedScratch: [SentPacket] = []
     var lostScratch: [SentPacket] = []
+    /// Scratch for packets of one path when a batch spans several (`forEachPathGroup`).
+    var groupScratch: [SentPacket] = []
 
     /// Creates loss detection for one connection.
     ///
@@ -95,8 +97,7 @@ public struct LossDetection {
         side: Side, congestionController: any CongestionController = Cubic(),
         initialRTT: Duration = RTTEstimator.defaultInitialRTT, peerMaxAckDelay: Duration = .milliseconds(25)
     ) {
-        rtt = RTTEstimator(initialRTT: initialRTT)
-        self.congestionController = congestionController
+        paths = [PathRecovery(rtt: RTTEstimator(initialRTT: initialRTT), congestionController: congestionController)]
         hasPeerCompletedAddressValidation = side == .server
         self.peerMaxAckDelay = peerMaxAckDelay
         peerMaxAckDelayNanoseconds = peerMaxAckDelay.nanosecondsClamped
@@ -107,7 +108,7 @@ public struct LossDetection {
     /// When `onTimeout(now:)` should next be called, or nil (RFC 9002 §A.8 SetLossDetectionTimer).
     public func lossDetectionTimeout() -> Instant? { timer }
 
-    /// Bytes in flight across all spaces, as the congestion controller counts them.
+    /// Bytes in flight on the selected path across all spaces, as its congestion controller counts them.
     public var bytesInFlight: Int { congestionController.bytesInFlight }
 
     /// Whether any ack-eliciting packet is outstanding in any space.
@@ -161,7 +162,15 @@ public struct LossDetection {
     ///
     /// Packet numbers in a space must increase. Packets that are neither ack-eliciting nor in flight (ACK-only)
     /// may be passed too; they are tracked so an ACK of them is not a protocol violation.
-    public mutating func onPacketSent(_ packet: SentPacket, space: PacketNumberSpace, now: Instant) {
+    ///
+    /// - Parameter pathSlot: the path the packet leaves on (a path-validation probe on another path); nil is the
+    ///   selected path. The packet's `pathSlot` is set from it.
+    public mutating func onPacketSent(
+        _ packet: SentPacket, space: PacketNumberSpace, now: Instant, pathSlot: UInt8? = nil
+    ) {
+        var packet = packet
+        let slot = pathSlot.flatMap { pathRecovery($0) != nil ? $0 : nil } ?? selectedPathSlot
+        packet.pathSlot = slot
         let index = space.rawValue
         guard !spaces[index].isDiscarded else { return }
         if let largest = spaces[index].largestSentPacketNumber, packet.packetNumber <= largest {
@@ -170,13 +179,14 @@ public struct LossDetection {
         }
         spaces[index].largestSentPacketNumber = packet.packetNumber
         spaces[index].sent.append(packet)
+        paths[Int(slot)].outstandingPackets += 1
         if packet.isECNMarked { ecn.onMarkedPacketSent() }
         if packet.isInFlight {
             if packet.isAckEliciting {
                 spaces[index].timeOfLastAckElicitingPacket = packet.timeSent
                 spaces[index].ackElicitingInFlight += 1
             }
-            congestionController.onPacketSent(size: packet.size, now: now)
+            paths[Int(slot)].congestionController.onPacketSent(size: packet.size, now: now)
             setLossDetectionTimer(now: now)
         }
     }
@@ -234,6 +244,7 @@ public struct LossDetection {
                 if spaces[index].sent.packetNumber(at: cursor) > range.upperBound { break }
                 if spaces[index].sent.state(at: cursor) == .outstanding {
                     let packet = spaces[index].sent.settle(at: cursor, as: .acknowledged)
+                    settleOnPath(packet.pathSlot, isLost: false)
                     if packet.isECNMarked { newlyAcknowledgedMarked += 1 }
                     if packet.isAckEliciting {
                         includesAckEliciting = true
@@ -248,15 +259,19 @@ public struct LossDetection {
             return AckResult(newlyAcknowledged: [], lost: [], isRTTSampled: false, isPersistentCongestion: false)
         }
 
-        // RTT sample: the largest acknowledged is newly acknowledged and something ack-eliciting was (§5.1).
+        // RTT sample: the largest acknowledged is newly acknowledged and something ack-eliciting was (§5.1). It
+        // measures the path that packet left on (RFC 9000 §9.4); an orphan's path is gone.
         var isRTTSampled = false
-        if largestNewlyAcked.packetNumber == ack.largestAcknowledged, includesAckEliciting {
+        let sampledSlot = Int(largestNewlyAcked.pathSlot)
+        if largestNewlyAcked.packetNumber == ack.largestAcknowledged, includesAckEliciting,
+            sampledSlot < paths.count, paths[sampledSlot].isInUse
+        {
             let ackDelay = space == .application
                 ? Self.decodeAckDelayNanoseconds(ack.ackDelay, exponent: ackDelayExponent) : 0
-            rtt.update(
+            paths[sampledSlot].rtt.update(
                 latestNanoseconds: now.nanoseconds(since: largestNewlyAcked.timeSent), ackDelayNanoseconds: ackDelay,
                 maxAckDelayNanoseconds: peerMaxAckDelayNanoseconds, isHandshakeConfirmed: isHandshakeConfirmed)
-            if firstRTTSampleTime == nil { firstRTTSampleTime = now }
+            if paths[sampledSlot].firstRTTSampleTime == nil { paths[sampledSlot].firstRTTSampleTime = now }
             isRTTSampled = true
         }
 
@@ -266,14 +281,13 @@ public struct LossDetection {
             counts: ack.ecnCounts, largestAcknowledged: ack.largestAcknowledged,
             newlyAcknowledgedMarked: newlyAcknowledgedMarked, spaceIndex: index)
         {
-            congestionController.onECNCongestionEvent(timeSent: largestNewlyAcked.timeSent, now: now)
+            pathRecovery(largestNewlyAcked.pathSlot)?.congestionController.onECNCongestionEvent(
+                timeSent: largestNewlyAcked.timeSent, now: now)
         }
 
-        let isPersistentCongestion = detectAndRemoveLostPackets(spaceIndex: index, now: now)
-        if !lostScratch.isEmpty {
-            congestionController.onPacketsLost(lostScratch, persistentCongestion: isPersistentCongestion, now: now)
-        }
-        congestionController.onPacketsAcknowledged(ackedScratch, rtt: rtt, now: now)
+        let persistentSlots = detectAndRemoveLostPackets(spaceIndex: index, now: now)
+        if !lostScratch.isEmpty { reportLost(lostScratch, persistentSlots: persistentSlots, now: now) }
+        reportAcknowledged(ackedScratch, now: now)
         spaces[index].sent.trimFront()
 
         // A client learns the server validated its address when a Handshake packet is acknowledged (§A.6).
@@ -282,7 +296,7 @@ public struct LossDetection {
         setLossDetectionTimer(now: now)
         return AckResult(
             newlyAcknowledged: ackedScratch, lost: lostScratch, isRTTSampled: isRTTSampled,
-            isPersistentCongestion: isPersistentCongestion)
+            isPersistentCongestion: persistentSlots != 0)
     }
 
     /// The peer's encoded ACK Delay scaled to a duration: value × 2^exponent microseconds (RFC 9000 §19.3).
@@ -297,14 +311,19 @@ public struct LossDetection {
     }
 
     /// Declares packets lost by packet or time threshold and sets the space's loss time (RFC 9002 §A.10), putting
-    /// them in `lostScratch`. Returns whether they establish persistent congestion (RFC 9002 §7.6.2).
-    mutating func detectAndRemoveLostPackets(spaceIndex index: Int, now: Instant) -> Bool {
+    /// them in `lostScratch`. Returns a bit mask of the path slots whose losses establish persistent congestion
+    /// (RFC 9002 §7.6.2).
+    ///
+    /// Each packet is judged with the RTT of the path it was sent on, and a persistent-congestion period only
+    /// spans consecutive packets of one path: a lossy old path says nothing about the new one (RFC 9000 §9.4).
+    mutating func detectAndRemoveLostPackets(spaceIndex index: Int, now: Instant) -> UInt64 {
         spaces[index].lossTime = nil
-        guard let largestAcked = spaces[index].largestAcknowledged else { return false }
-        let lossDelay = rtt.lossDelayNanoseconds
-        let congestionPeriod = persistentCongestionNanoseconds
+        guard let largestAcked = spaces[index].largestAcknowledged else { return 0 }
+        // The thresholds of the path of the packet at hand; recomputed only when the path changes.
+        var slot = selectedPathSlot
+        var thresholds = lossThresholds(slot)
         var runStart: Instant?
-        var isPersistent = false
+        var persistentSlots: UInt64 = 0
         var markedLost = 0
         defer { ecn.onMarkedPacketsLost(markedLost) }
         var cursor = spaces[index].sent.startIndex
@@ -314,6 +333,12 @@ public struct LossDetection {
             let packetNumber = spaces[index].sent.packetNumber(at: cursor)
             if packetNumber > largestAcked { break }
             let timeSent = spaces[index].sent.timeSent(at: cursor)
+            let packetSlot = spaces[index].sent.pathSlot(at: cursor)
+            if packetSlot != slot {
+                slot = packetSlot
+                thresholds = lossThresholds(slot)
+                runStart = nil
+            }
             switch spaces[index].sent.state(at: cursor) {
             case .acknowledged:
                 // An acknowledgement between two losses breaks the congestion period (RFC 9002 §7.6.2).
@@ -321,14 +346,15 @@ public struct LossDetection {
             case .lost:
                 // Lost PMTU probes say nothing about congestion (RFC 9000 §14.4).
                 if spaces[index].sent.isAckEliciting(at: cursor), !spaces[index].sent.isMTUProbe(at: cursor),
-                    runStart == nil, isAfterFirstRTTSample(timeSent)
+                    runStart == nil, thresholds.firstSample.map({ timeSent >= $0 }) ?? false
                 {
                     runStart = timeSent
                 }
             case .outstanding:
-                let lossDeadline = timeSent.advanced(byNanoseconds: lossDelay)
+                let lossDeadline = timeSent.advanced(byNanoseconds: thresholds.lossDelay)
                 if lossDeadline <= now || largestAcked >= packetNumber &+ Self.packetThreshold {
                     let lostPacket = spaces[index].sent.settle(at: cursor, as: .lost)
+                    settleOnPath(lostPacket.pathSlot, isLost: true)
                     if lostPacket.isAckEliciting && lostPacket.isInFlight {
                         spaces[index].ackElicitingInFlight -= 1
                     }
@@ -336,8 +362,12 @@ public struct LossDetection {
                     if lostPacket.isECNMarked { markedLost += 1 }
                     if lostPacket.isAckEliciting && !lostPacket.isMTUProbe {
                         if let start = runStart {
-                            if lostPacket.timeSent.nanoseconds(since: start) > congestionPeriod { isPersistent = true }
-                        } else if isAfterFirstRTTSample(lostPacket.timeSent) {
+                            if lostPacket.timeSent.nanoseconds(since: start) > thresholds.congestionPeriod,
+                                slot != PathRecovery.orphanSlot
+                            {
+                                persistentSlots |= 1 << UInt64(slot)
+                            }
+                        } else if thresholds.firstSample.map({ lostPacket.timeSent >= $0 }) ?? false {
                             runStart = lostPacket.timeSent
                         }
                     }
@@ -349,19 +379,25 @@ public struct LossDetection {
             }
             cursor += 1
         }
-        return isPersistent
+        return persistentSlots
     }
 
-    private func isAfterFirstRTTSample(_ time: Instant) -> Bool {
-        guard let first = firstRTTSampleTime else { return false }
-        return time >= first
+    /// The time-threshold loss delay, persistent congestion period and first RTT sample time of the path in
+    /// `slot` (RFC 9002 §6.1.2, §7.6.1); an orphan (released path) is judged with the selected path's RTT and
+    /// never starts a congestion period.
+    private func lossThresholds(_ slot: UInt8) -> (lossDelay: UInt64, congestionPeriod: UInt64, firstSample: Instant?) {
+        guard let path = pathRecovery(slot) else {
+            return (paths[Int(selectedPathSlot)].rtt.lossDelayNanoseconds, .max, nil)
+        }
+        return (path.rtt.lossDelayNanoseconds, persistentCongestionNanoseconds(path.rtt), path.firstRTTSampleTime)
     }
 
     /// (smoothed_rtt + max(4 × rttvar, kGranularity) + max_ack_delay) × kPersistentCongestionThreshold
     /// (RFC 9002 §7.6.1).
-    public var persistentCongestionDuration: Duration { .nanoseconds(persistentCongestionNanoseconds) }
+    /// The selected path's, that is.
+    public var persistentCongestionDuration: Duration { .nanoseconds(persistentCongestionNanoseconds(rtt)) }
 
-    var persistentCongestionNanoseconds: UInt64 {
+    func persistentCongestionNanoseconds(_ rtt: RTTEstimator) -> UInt64 {
         saturatingMultiply(
             saturatingAdd(rtt.probeTimeoutBaseNanoseconds, peerMaxAckDelayNanoseconds),
             Self.persistentCongestionThreshold)

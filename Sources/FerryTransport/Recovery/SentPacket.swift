@@ -18,6 +18,10 @@ public struct SentPacket: Sendable, Equatable {
     public var isMTUProbe: Bool
     /// Whether the packet left with the ECT(0) codepoint, for ECN validation (RFC 9000 §13.4.2).
     public var isECNMarked: Bool
+    /// The recovery slot of the path the packet left on (`LossDetection` stamps it when the packet is sent), so
+    /// its acknowledgement, loss and RTT sample are charged to that path (RFC 9000 §9.4). One byte in the record's
+    /// padding: no allocation per packet.
+    public var pathSlot: UInt8 = 0
     /// The frames to act on when the packet is acknowledged or lost.
     public var frames: [SentFrame]
 
@@ -73,6 +77,9 @@ struct SentPacketQueue: Sendable {
     /// Whether the packet at `index` is ack-eliciting.
     func isAckEliciting(at index: Int) -> Bool { slots[index].packet.isAckEliciting }
 
+    /// The path slot the packet at `index` was sent on.
+    func pathSlot(at index: Int) -> UInt8 { slots[index].packet.pathSlot }
+
     /// Whether the packet at `index` is a PMTU probe, which persistent congestion ignores (RFC 9000 §14.4).
     func isMTUProbe(at index: Int) -> Bool { slots[index].packet.isMTUProbe }
 
@@ -116,15 +123,26 @@ struct SentPacketQueue: Sendable {
         }
     }
 
-    /// Removes everything, returning the bytes of in-flight packets that were outstanding.
-    mutating func removeAll() -> Int {
-        var bytes = 0
-        for index in head..<slots.count where slots[index].state == .outstanding && slots[index].packet.isInFlight {
-            bytes += slots[index].packet.size
+    /// Removes everything, returning the packets that were outstanding.
+    mutating func removeAll() -> [SentPacket] {
+        var outstanding: [SentPacket] = []
+        for index in head..<slots.count where slots[index].state == .outstanding {
+            outstanding.append(slots[index].packet)
         }
         slots.removeAll(keepingCapacity: false)
         head = 0
         outstandingCount = 0
+        return outstanding
+    }
+
+    /// Moves the outstanding packets sent on path `slot` to `PathRecovery.orphanSlot` (their path was released);
+    /// returns their in-flight bytes.
+    mutating func orphanPackets(onPathSlot slot: UInt8) -> Int {
+        var bytes = 0
+        for index in head..<slots.count where slots[index].state == .outstanding && slots[index].packet.pathSlot == slot {
+            slots[index].packet.pathSlot = PathRecovery.orphanSlot
+            if slots[index].packet.isInFlight { bytes += slots[index].packet.size }
+        }
         return bytes
     }
 }
