@@ -79,6 +79,11 @@ public final class TransportEndpoint {
             return
         }
         if let connection = routes[destination] {
+            // A client drops what does not come from its server's address (RFC 9000 §9): no state, no ACK.
+            guard connection.acceptsDatagram(from: remote) else {
+                droppedDatagrams += 1
+                return
+            }
             connection.handle(datagram: &datagram, from: remote, ecn: ecn, now: now)
             afterActivity(connection, now: now)
             return
@@ -90,6 +95,10 @@ public final class TransportEndpoint {
             // Only tokens of connection IDs still in use count (RFC 9000 §10.3.1: never those of retired IDs).
             connection.peerConnectionIDs.matchesResetToken(token)
         {
+            guard connection.acceptsDatagram(from: remote) else {
+                droppedDatagrams += 1
+                return
+            }
             connection.handleStatelessReset()
             afterActivity(connection, now: now)
             return
