@@ -131,7 +131,8 @@ extension TransportConnection {
         case (nil, let peer?): idleTimeout = peer
         case (nil, nil): idleTimeout = nil
         }
-        idleDeadline = idleTimeout.map { now + $0 }
+        idleDeadline = nil
+        restartIdleTimer(now: now)
         recovery.peerMaxAckDelay = .milliseconds(Int64(clamping: parameters.maxAckDelay))
         peerConnectionIDs.setInitialResetToken(parameters.statelessResetToken)
         if let token = parameters.statelessResetToken { endpointActions.append(.addResetToken(token)) }

@@ -206,9 +206,7 @@ extension TransportConnection {
     /// Bookkeeping once a packet decrypted: idle timer, address validation, key discard, peer CIDs.
     private func onPacketAuthenticated(_ header: PacketHeader, level: EncryptionLevel, now: Instant) {
         // Any authenticated packet restarts the idle timer (RFC 9000 §10.1).
-        if let idleTimeout {
-            idleDeadline = now + max(idleTimeout, recovery.rtt.probeTimeoutBase * 3)
-        }
+        restartIdleTimer(now: now)
         isFirstAckElicitingSinceReceive = true
         if header.isLongHeader, peerInitialSourceConnectionID == nil, side == .client, level == .initial {
             // The client switches to the server's chosen connection ID (RFC 9000 §7.2).

@@ -364,9 +364,9 @@ extension TransportConnection {
         if packet.level == .application { onApplicationPacketProtected(packetNumber: packet.packetNumber) }
         counters.packetsSent += 1
         if packet.isAckEliciting {
-            if isFirstAckElicitingSinceReceive, let idleTimeout {
+            if isFirstAckElicitingSinceReceive {
                 // Sending an ack-eliciting packet first after receiving restarts the idle timer (RFC 9000 §10.1).
-                idleDeadline = now + max(idleTimeout, recovery.rtt.probeTimeoutBase * 3)
+                restartIdleTimer(now: now)
             }
             isFirstAckElicitingSinceReceive = false
             lastAckElicitingSentTime = now

@@ -237,7 +237,7 @@ public final class TransportConnection {
             peerInitialSourceConnectionID = peerConnectionID
         }
         idleTimeout = config.maxIdleTimeout > .zero ? config.maxIdleTimeout : nil
-        idleDeadline = idleTimeout.map { now + $0 }
+        restartIdleTimer(now: now)
     }
 
     /// The Destination Connection ID for packets we send.
