@@ -14,7 +14,8 @@ extension Endpoint {
     /// RFC 9000 §9). Like quinn's `Endpoint::rebind`, this is how an application reacts to a network change.
     ///
     /// `localAddress` keeps the address of the first socket; the new one is returned and available from
-    /// `currentLocalAddress()`. The new socket does not enable UDP GRO.
+    /// `currentLocalAddress()`. The new socket gets the first one's options: buffer sizes, batched reads, UDP GRO
+    /// where the kernel has it, and ECN reporting.
     ///
     /// - Parameters:
     ///   - host: the local IP to bind; it must be of the same family as the first socket.
@@ -30,16 +31,9 @@ extension Endpoint {
         }
         let driver = core.driver
         let (eventLoop, options) = await driver.compute { driver in
-            (driver.eventLoop, ReboundSocketOptions(configuration: driver.configuration))
+            (driver.eventLoop, EndpointSocketOptions(configuration: driver.configuration))
         }
-        let bootstrap = DatagramBootstrap(group: eventLoop)
-            .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(options.socketBufferSize))
-            .channelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(options.socketBufferSize))
-            .channelOption(.datagramVectorReadMessageCount, value: options.batch)
-            .channelOption(
-                .recvAllocator,
-                value: FixedSizeRecvByteBufferAllocator(capacity: options.batch * options.datagramSize))
-            .channelOption(.writeBufferWaterMark, value: .init(low: 256 << 10, high: 1 << 20))
+        let bootstrap = options.apply(to: DatagramBootstrap(group: eventLoop))
         let channel: any Channel
         do {
             channel = try await bootstrap.bind(to: socketAddress).get()
@@ -62,10 +56,23 @@ extension Endpoint {
     public func currentLocalAddress() async -> HostPort {
         await core.driver.compute { $0.localHostPort }
     }
+
+    /// Whether the current socket has UDP GRO and ECN reporting on, for tests of `rebind`.
+    func currentSocketReceiveOptions() async -> (isGROEnabled: Bool, isECNEnabled: Bool) {
+        await core.driver.compute { driver in
+            guard let options = driver.context?.channel.syncOptions else { return (false, false) }
+            return (
+                (try? options.getOption(.datagramReceiveOffload)) ?? false,
+                (try? options.getOption(.explicitCongestionNotification)) ?? false)
+        }
+    }
 }
 
-/// The socket settings a rebound socket copies from the endpoint's configuration.
-private struct ReboundSocketOptions: Sendable {
+/// The bootstrap options of an endpoint socket, from its configuration: socket buffer sizes, batched reads into
+/// a fixed-size allocator, and the write watermarks. GRO and ECN reporting are set once the driver sees the
+/// channel (`EndpointDriver.configureReceiveOptions`). The first socket (`Endpoint.bind`) sets the same
+/// options inline and can use this instead.
+struct EndpointSocketOptions: Sendable {
     var socketBufferSize: Int
     var batch: Int
     var datagramSize: Int
@@ -74,6 +81,16 @@ private struct ReboundSocketOptions: Sendable {
         socketBufferSize = configuration.socketBufferSize
         batch = max(1, configuration.receiveBatchSize)
         datagramSize = max(configuration.maximumReceiveDatagramSize, 1500)
+    }
+
+    /// `bootstrap` with these options set.
+    func apply(to bootstrap: DatagramBootstrap) -> DatagramBootstrap {
+        bootstrap
+            .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(socketBufferSize))
+            .channelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(socketBufferSize))
+            .channelOption(.datagramVectorReadMessageCount, value: batch)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: batch * datagramSize))
+            .channelOption(.writeBufferWaterMark, value: .init(low: 256 << 10, high: 1 << 20))
     }
 }
 
@@ -91,6 +108,8 @@ extension EndpointDriver {
             return nil
         }
         isWritable = channel.isWritable
+        // The channel was active before the driver joined it, so `channelActive` will not set these.
+        configureReceiveOptions(channel: channel)
         oldChannel.close(promise: nil)
         let now = LoopClock.now()
         for handle in connections.keys {

@@ -150,11 +150,17 @@ final class EndpointDriver: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        enableReceiveOffload(channel: context.channel)
+        configureReceiveOptions(channel: context.channel)
+        context.fireChannelActive()
+    }
+
+    /// Turns on GRO and ECN reporting for `channel`: the first socket once it is active, and a rebound one
+    /// (`Endpoint.rebind`), which is already active when the driver joins its pipeline.
+    func configureReceiveOptions(channel: any Channel) {
+        enableReceiveOffload(channel: channel)
         // Report received datagrams' ECN codepoints (RFC 9000 §13.4.1); needs the bound address, so it is set
         // here. Without it the peer's ECN validation fails and it simply stops marking.
-        try? context.channel.syncOptions?.setOption(.explicitCongestionNotification, value: true)
-        context.fireChannelActive()
+        try? channel.syncOptions?.setOption(.explicitCongestionNotification, value: true)
     }
 
     /// Read slots for GRO: a coalesced run is at most one 64 KiB UDP payload.
