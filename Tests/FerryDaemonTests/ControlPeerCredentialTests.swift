@@ -22,8 +22,13 @@ final class ControlPeerCredentialTests: XCTestCase {
             "setpriv (util-linux) is needed to run a command as another user"
         )
         let directory = TemporaryDirectory()
-        // The other user must be able to reach the socket file and run the CLI.
+        // The other user must be able to reach the socket file and run the CLI, wherever the build tree is (a CI
+        // clone may sit below a directory only root can enter): the CLI is linked (or copied) into the directory.
         XCTAssertEqual(chmod(directory.path, 0o755), 0)
+        let cli = directory.path + "/ferry"
+        if (try? FileManager.default.linkItem(atPath: FerryBinaries.ferry, toPath: cli)) == nil {
+            try FileManager.default.copyItem(atPath: FerryBinaries.ferry, toPath: cli)
+        }
         directory.write("a.toml", """
             [endpoint]
             key_file = "a.key"
@@ -36,7 +41,7 @@ final class ControlPeerCredentialTests: XCTestCase {
             """)
         let server = try FerrydProcess(directory: directory, config: "a.toml")
         let asOther = [
-            "--reuid=\(Self.otherUser)", "--regid=\(Self.otherUser)", "--clear-groups", FerryBinaries.ferry, "status",
+            "--reuid=\(Self.otherUser)", "--regid=\(Self.otherUser)", "--clear-groups", cli, "status",
             "--socket", server.socketPath,
         ]
 
