@@ -57,13 +57,16 @@ extension Endpoint {
         await core.driver.compute { $0.localHostPort }
     }
 
-    /// Whether the current socket has UDP GRO and ECN reporting on, for tests of `rebind`.
-    func currentSocketReceiveOptions() async -> (isGROEnabled: Bool, isECNEnabled: Bool) {
-        await core.driver.compute { driver in
-            guard let options = driver.context?.channel.syncOptions else { return (false, false) }
+    /// Whether the current socket has UDP GRO and ECN reporting on, and whether GRO should be (the kernel has it
+    /// and `FERRY_DISABLE_GRO` is unset); for tests of `rebind`.
+    func currentSocketReceiveOptions() async -> (isGROEnabled: Bool, isECNEnabled: Bool, isGROExpected: Bool) {
+        let isGROExpected = System.supportsUDPReceiveOffload && !EndpointDriver.isDisabled("FERRY_DISABLE_GRO")
+        return await core.driver.compute { driver in
+            guard let options = driver.context?.channel.syncOptions else { return (false, false, isGROExpected) }
             return (
                 (try? options.getOption(.datagramReceiveOffload)) ?? false,
-                (try? options.getOption(.explicitCongestionNotification)) ?? false)
+                (try? options.getOption(.explicitCongestionNotification)) ?? false,
+                isGROExpected)
         }
     }
 }
