@@ -230,6 +230,20 @@ final class ProtocolViolationCodeTests: XCTestCase {
         assertTransportClose(reasons.client, [.transportParameterError])
     }
 
+    func testMismatchedInitialSourceConnectionIDFromClientIsTransportParameterError() throws {
+        // RFC 9000 §7.3: it must equal the Source Connection ID of the client's Initial packets.
+        var parameters = TransportParameters(initialMaxData: 1 << 20, initialMaxStreamsBidi: 10)
+        parameters.initialSourceConnectionID = ConnectionID([UInt8](repeating: 0x42, count: 8))
+        let reasons = try handshakeCloseReasons(clientParameters: parameters.encoded())
+        assertTransportClose(reasons.server, [.transportParameterError])
+    }
+
+    func testMissingInitialSourceConnectionIDFromClientIsTransportParameterError() throws {
+        let parameters = TransportParameters(initialMaxData: 1 << 20, initialMaxStreamsBidi: 10).encoded()
+        let reasons = try handshakeCloseReasons(clientParameters: parameters)
+        assertTransportClose(reasons.server, [.transportParameterError])
+    }
+
     func testServerOnlyParameterFromClientIsTransportParameterError() throws {
         // original_destination_connection_id (id 0) may only come from a server (§18.2).
         let reasons = try handshakeCloseReasons(clientParameters: [0x00, 0x08] + [UInt8](repeating: 0x42, count: 8))
