@@ -18,25 +18,9 @@ public final class AEAD {
     ///
     /// `nonce` must be 12 bytes (RFC 8446 §5.3: the IV XOR the record sequence number).
     public func seal(nonce: [UInt8], aad: [UInt8], plaintext: [UInt8]) throws(PacketProtectionError) -> [UInt8] {
-        guard nonce.count == AEADContext.nonceLength else { throw .cryptoFailure("AEAD nonce must be 12 bytes") }
         var output = plaintext
         output.append(contentsOf: repeatElement(0, count: AEADContext.tagLength))
-        let length = plaintext.count
-        let result: Result<Void, PacketProtectionError> = nonce.withUnsafeBufferPointer { nonceBytes in
-            aad.withUnsafeBufferPointer { aadBytes in
-                output.withUnsafeMutableBufferPointer { outputBytes in
-                    Result { () throws(PacketProtectionError) in
-                        guard let nonceBase = nonceBytes.baseAddress, let outputBase = outputBytes.baseAddress else {
-                            throw .bufferTooSmall
-                        }
-                        try context.seal(
-                            nonce: nonceBase, aad: aadBytes.baseAddress, aadLength: aadBytes.count,
-                            data: outputBase, length: length, tag: outputBase + length)
-                    }
-                }
-            }
-        }
-        try result.get()
+        try transform(.seal, nonce: nonce, aad: aad, messageAndTag: &output)
         return output
     }
 
@@ -48,26 +32,48 @@ public final class AEAD {
         aad: [UInt8],
         ciphertextAndTag: [UInt8]
     ) throws(PacketProtectionError) -> [UInt8] {
-        guard nonce.count == AEADContext.nonceLength else { throw .cryptoFailure("AEAD nonce must be 12 bytes") }
-        guard ciphertextAndTag.count >= AEADContext.tagLength else { throw .authenticationFailed }
         var output = ciphertextAndTag
-        let length = ciphertextAndTag.count - AEADContext.tagLength
+        try transform(.open, nonce: nonce, aad: aad, messageAndTag: &output)
+        output.removeLast(AEADContext.tagLength)
+        return output
+    }
+
+    private enum Direction {
+        case seal
+        case open
+    }
+
+    /// Seals or opens `messageAndTag` in place: the message, then room for (or the received) 16-byte tag.
+    private func transform(
+        _ direction: Direction,
+        nonce: [UInt8],
+        aad: [UInt8],
+        messageAndTag: inout [UInt8]
+    ) throws(PacketProtectionError) {
+        guard nonce.count == AEADContext.nonceLength else { throw .cryptoFailure("AEAD nonce must be 12 bytes") }
+        guard messageAndTag.count >= AEADContext.tagLength else { throw .authenticationFailed }
+        let length = messageAndTag.count - AEADContext.tagLength
         let result: Result<Void, PacketProtectionError> = nonce.withUnsafeBufferPointer { nonceBytes in
             aad.withUnsafeBufferPointer { aadBytes in
-                output.withUnsafeMutableBufferPointer { outputBytes in
+                messageAndTag.withUnsafeMutableBufferPointer { bytes in
                     Result { () throws(PacketProtectionError) in
-                        guard let nonceBase = nonceBytes.baseAddress, let outputBase = outputBytes.baseAddress else {
+                        guard let nonceBase = nonceBytes.baseAddress, let base = bytes.baseAddress else {
                             throw .bufferTooSmall
                         }
-                        try context.open(
-                            nonce: nonceBase, aad: aadBytes.baseAddress, aadLength: aadBytes.count,
-                            data: outputBase, length: length, tag: outputBase + length)
+                        switch direction {
+                        case .seal:
+                            try context.seal(
+                                nonce: nonceBase, aad: aadBytes.baseAddress, aadLength: aadBytes.count,
+                                data: base, length: length, tag: base + length)
+                        case .open:
+                            try context.open(
+                                nonce: nonceBase, aad: aadBytes.baseAddress, aadLength: aadBytes.count,
+                                data: base, length: length, tag: base + length)
+                        }
                     }
                 }
             }
         }
         try result.get()
-        output.removeLast(AEADContext.tagLength)
-        return output
     }
 }

@@ -74,24 +74,11 @@ final class AEADContext {
         length: Int,
         tag: UnsafeMutablePointer<UInt8>
     ) throws(PacketProtectionError) {
-        let context = sealContext
+        try transform(sealContext, "AEAD seal", nonce: nonce, aad: aad, aadLength: aadLength, data: data, length: length)
         var outputLength: Int32 = 0
-        guard aadLength <= Int(Int32.max), length <= Int(Int32.max),
-            EVP_EncryptInit_ex2(context, nil, nil, nonce, nil) == 1
-        else { throw PacketProtectionFailure.failure("AEAD seal: set nonce") }
-        if aadLength > 0 {
-            guard EVP_EncryptUpdate(context, nil, &outputLength, aad, Int32(aadLength)) == 1 else {
-                throw PacketProtectionFailure.failure("AEAD seal: aad")
-            }
-        }
-        if length > 0 {
-            guard EVP_EncryptUpdate(context, data, &outputLength, data, Int32(length)) == 1 else {
-                throw PacketProtectionFailure.failure("AEAD seal: update")
-            }
-        }
         // GCM and ChaCha20-Poly1305 are stream modes: Final writes no bytes, it only computes the tag.
-        guard EVP_EncryptFinal_ex(context, tag, &outputLength) == 1,
-            EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_GET_TAG, Int32(Self.tagLength), tag) == 1
+        guard EVP_EncryptFinal_ex(sealContext, tag, &outputLength) == 1,
+            EVP_CIPHER_CTX_ctrl(sealContext, EVP_CTRL_AEAD_GET_TAG, Int32(Self.tagLength), tag) == 1
         else { throw PacketProtectionFailure.failure("AEAD seal: final") }
     }
 
@@ -108,29 +95,48 @@ final class AEADContext {
         length: Int,
         tag: UnsafeMutablePointer<UInt8>
     ) throws(PacketProtectionError) {
-        let context = openContext
-        var outputLength: Int32 = 0
-        guard aadLength <= Int(Int32.max), length <= Int(Int32.max),
-            EVP_DecryptInit_ex2(context, nil, nil, nonce, nil) == 1
-        else { throw PacketProtectionFailure.failure("AEAD open: set nonce") }
-        if aadLength > 0 {
-            guard EVP_DecryptUpdate(context, nil, &outputLength, aad, Int32(aadLength)) == 1 else {
-                throw PacketProtectionFailure.failure("AEAD open: aad")
-            }
-        }
-        if length > 0 {
-            guard EVP_DecryptUpdate(context, data, &outputLength, data, Int32(length)) == 1 else {
-                throw PacketProtectionFailure.failure("AEAD open: update")
-            }
-        }
-        guard EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_SET_TAG, Int32(Self.tagLength), tag) == 1 else {
+        try transform(openContext, "AEAD open", nonce: nonce, aad: aad, aadLength: aadLength, data: data, length: length)
+        guard EVP_CIPHER_CTX_ctrl(openContext, EVP_CTRL_AEAD_SET_TAG, Int32(Self.tagLength), tag) == 1 else {
             throw PacketProtectionFailure.failure("AEAD open: set tag")
         }
-        guard EVP_DecryptFinal_ex(context, tag, &outputLength) == 1 else {
+        var outputLength: Int32 = 0
+        guard EVP_DecryptFinal_ex(openContext, tag, &outputLength) == 1 else {
             // A forged or corrupted packet, not a library fault. Drop anything OpenSSL queued so the
             // thread-local error queue does not carry stale entries into unrelated calls.
             ERR_clear_error()
             throw .authenticationFailed
+        }
+    }
+
+    /// What sealing and opening share: set the per-message nonce, feed the associated data, and transform `data`
+    /// in place (RFC 9001 §5.3: the AAD is the unprotected header).
+    ///
+    /// The `EVP_Cipher*` calls serve both directions: `enc == -1` keeps the direction `context` was keyed with in
+    /// `init`, so the same steps encrypt on `sealContext` and decrypt on `openContext`. `operation` names the
+    /// caller in errors.
+    @inline(__always)
+    private func transform(
+        _ context: OpaquePointer,
+        _ operation: String,
+        nonce: UnsafePointer<UInt8>,
+        aad: UnsafePointer<UInt8>?,
+        aadLength: Int,
+        data: UnsafeMutablePointer<UInt8>?,
+        length: Int
+    ) throws(PacketProtectionError) {
+        var outputLength: Int32 = 0
+        guard aadLength <= Int(Int32.max), length <= Int(Int32.max),
+            EVP_CipherInit_ex2(context, nil, nil, nonce, -1, nil) == 1
+        else { throw PacketProtectionFailure.failure(operation + ": set nonce") }
+        if aadLength > 0 {
+            guard EVP_CipherUpdate(context, nil, &outputLength, aad, Int32(aadLength)) == 1 else {
+                throw PacketProtectionFailure.failure(operation + ": aad")
+            }
+        }
+        if length > 0 {
+            guard EVP_CipherUpdate(context, data, &outputLength, data, Int32(length)) == 1 else {
+                throw PacketProtectionFailure.failure(operation + ": update")
+            }
         }
     }
 }
