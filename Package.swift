@@ -100,13 +100,16 @@ var targets: [Target] = [
     ),
 ]
 
-/// Runnable hook examples (Examples/README.md): each is one self-contained `main.swift` that runs two or three
-/// endpoints on 127.0.0.1 in one process, prints what happened and exits 0. Scripts/test runs every one.
+/// Runnable hook examples (Examples/README.md): each is one `main.swift` that runs two or three endpoints on
+/// 127.0.0.1 in one process, prints what happened and exits 0. Scripts/test runs every one. What they share (the
+/// `FAILED:` check, an echo service) is in `ExampleSupport`.
 let exampleNames = ["hooks-log", "hooks-reject", "hooks-auth", "hooks-monitor", "hooks-remote-map", "hooks-policy"]
+targets.append(
+    .target(name: "ExampleSupport", dependencies: ["Ferry"], path: "Examples/ExampleSupport", swiftSettings: swiftSettings))
 targets += exampleNames.map { name in
     .executableTarget(
         name: name,
-        dependencies: ["Ferry", .product(name: "Logging", package: "swift-log")],
+        dependencies: ["Ferry", "ExampleSupport", .product(name: "Logging", package: "swift-log")],
         path: "Examples/\(name)",
         swiftSettings: swiftSettings
     )

@@ -1,3 +1,4 @@
+import ExampleSupport
 import Ferry
 import Foundation
 
@@ -56,10 +57,7 @@ struct AuthHandler: ProtocolHandler {
 /// `echo/1`: echoes each stream; it has no notion of tokens or ids.
 struct EchoHandler: ProtocolHandler {
     func accept(_ connection: Connection) async {
-        while let (send, receive) = try? await connection.acceptBidirectionalStream() {
-            while let bytes = try? await receive.read() { try? await send.write(bytes) }
-            try? await send.finish()
-        }
+        await echoStreams(of: connection)
     }
 }
 
@@ -125,13 +123,6 @@ func echo(_ connection: Connection, _ text: String) async throws -> String {
     var answer: [UInt8] = []
     while let bytes = try await receive.read() { answer += bytes }
     return String(decoding: answer, as: UTF8.self)
-}
-
-func require(_ condition: Bool, _ message: String) {
-    if !condition {
-        print("hooks-auth: FAILED: \(message)")
-        exit(1)
-    }
 }
 
 let authenticated = AuthenticatedIDs()

@@ -1,3 +1,4 @@
+import ExampleSupport
 import Ferry
 import Foundation
 
@@ -57,13 +58,6 @@ func describe(_ event: PathEvent) -> String {
     case .selected(let path): "selected \(path.id)"
     case .closed(let id, let stats): "closed \(id) sent=\(stats.bytesSent)B received=\(stats.bytesReceived)B"
     case .lagged(let missed): "lagged, missed \(missed)"
-    }
-}
-
-func require(_ condition: Bool, _ message: String) {
-    if !condition {
-        print("hooks-log: FAILED: \(message)")
-        exit(1)
     }
 }
 

@@ -1,3 +1,4 @@
+import ExampleSupport
 import Ferry
 import Foundation
 
@@ -26,18 +27,6 @@ struct ForwardToMonitor: EndpointHooks {
 enum MonitorReport: Sendable {
     case watching
     case finished
-}
-
-func milliseconds(_ duration: Duration) -> String {
-    let (seconds, attoseconds) = duration.components
-    return String(format: "%.3fms", Double(seconds) * 1000 + Double(attoseconds) / 1e15)
-}
-
-func require(_ condition: Bool, _ message: String) {
-    if !condition {
-        print("hooks-monitor: FAILED: \(message)")
-        exit(1)
-    }
 }
 
 let (watches, monitorInput) = AsyncStream.makeStream(of: Watch.self)
@@ -76,18 +65,7 @@ let monitor = Task {
 let listener = try await Endpoint.bind(
     host: "127.0.0.1", identity: .generate(), alpns: ["echo/1"], hooks: [ForwardToMonitor(monitor: monitorInput)])
 print("listener: \(listener.address)")
-let echoServer = Task {
-    await withDiscardingTaskGroup { group in
-        for await connection in listener.incomingConnections {
-            group.addTask {
-                while let (send, receive) = try? await connection.acceptBidirectionalStream() {
-                    while let bytes = try? await receive.read() { try? await send.write(bytes) }
-                    try? await send.finish()
-                }
-            }
-        }
-    }
-}
+let echoServer = serveEcho(on: listener)
 
 /// Dials, exchanges data, closes, and checks the monitor saw every step.
 @MainActor

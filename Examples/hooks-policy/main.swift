@@ -1,3 +1,4 @@
+import ExampleSupport
 import Ferry
 import Foundation
 import Logging
@@ -125,8 +126,7 @@ await trustedClient.close()
 await strangerClient.close()
 await router.shutdown()
 
-guard strangerReason == .applicationClosed(errorCode: 0x403, reason: "not on the allow list", by: .peer) else {
-    print("hooks-policy: FAILED: the stranger was not refused with 0x403")
-    exit(1)
-}
+require(
+    strangerReason == .applicationClosed(errorCode: 0x403, reason: "not on the allow list", by: .peer),
+    "the stranger was not refused with 0x403")
 print("hooks-policy: ok")

@@ -1,3 +1,4 @@
+import ExampleSupport
 import Ferry
 import Foundation
 
@@ -11,13 +12,6 @@ struct RejectAll: EndpointHooks {
     func afterHandshake(_ connection: HookConnection) async -> AfterHandshakeOutcome {
         print("listener: rejecting \(connection.remoteID.shortDescription) (alpn \(connection.alpn)) with 403")
         return .reject(code: 403, reason: "forbidden")
-    }
-}
-
-func require(_ condition: Bool, _ message: String) {
-    if !condition {
-        print("hooks-reject: FAILED: \(message)")
-        exit(1)
     }
 }
 

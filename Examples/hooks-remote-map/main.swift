@@ -1,3 +1,4 @@
+import ExampleSupport
 import Ferry
 import Foundation
 
@@ -72,19 +73,6 @@ struct RemoteMapHook: EndpointHooks {
     }
 }
 
-func milliseconds(_ duration: Duration?) -> String {
-    guard let duration else { return "-" }
-    let (seconds, attoseconds) = duration.components
-    return String(format: "%.3fms", Double(seconds) * 1000 + Double(attoseconds) / 1e15)
-}
-
-func require(_ condition: Bool, _ message: String) {
-    if !condition {
-        print("hooks-remote-map: FAILED: \(message)")
-        exit(1)
-    }
-}
-
 /// Dials `count` connections from `endpoint`, each doing one ping-pong, and closes them.
 func dial(_ endpoint: Endpoint, to listener: EndpointAddress, count: Int) async throws {
     for _ in 0..<count {
@@ -101,18 +89,7 @@ let map = RemoteMap()
 let listener = try await Endpoint.bind(
     host: "127.0.0.1", identity: .generate(), alpns: ["echo/1"], hooks: [RemoteMapHook(map: map)])
 print("listener: \(listener.address)")
-let echoServer = Task {
-    await withDiscardingTaskGroup { group in
-        for await connection in listener.incomingConnections {
-            group.addTask {
-                while let (send, receive) = try? await connection.acceptBidirectionalStream() {
-                    while let bytes = try? await receive.read() { try? await send.write(bytes) }
-                    try? await send.finish()
-                }
-            }
-        }
-    }
-}
+let echoServer = serveEcho(on: listener)
 
 // Alice runs on two sockets (two paths to the listener), Bob on one.
 let alice = EndpointIdentity.generate()
