@@ -252,27 +252,8 @@ final class DigestingEchoServer: @unchecked Sendable {
     private var digests: [String] = []
 
     init() throws {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(descriptor, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-        }
-        port = UInt16(bigEndian: address.sin_port)
-        self.descriptor = descriptor
-        Thread.detachNewThread { [self] in
-            while true {
-                let client = accept(descriptor, nil, nil)
-                guard client >= 0 else { return }
-                Thread.detachNewThread { [self] in serve(client) }
-            }
-        }
+        (descriptor, port) = try listenOnLoopback()
+        acceptConnections(on: descriptor) { [self] client in serve(client) }
     }
 
     deinit {
@@ -282,21 +263,8 @@ final class DigestingEchoServer: @unchecked Sendable {
 
     private func serve(_ client: Int32) {
         var hasher = SHA256()
-        var buffer = [UInt8](repeating: 0, count: 256 << 10)
-        while true {
-            let count = recv(client, &buffer, buffer.count, 0)
-            guard count > 0 else { break }
-            hasher.update(buffer[0..<count])
-            var offset = 0
-            while offset < count {
-                let sent = buffer[offset..<count].withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                guard sent > 0 else { break }
-                offset += sent
-            }
-        }
-        shutdown(client, Int32(SHUT_WR))
-        close(client)
-        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        echoUntilEOF(client, bufferSize: 256 << 10) { hasher.update($0) }
+        let digest = hasher.hexDigest()
         condition.lock()
         digests.append(digest)
         condition.broadcast()
@@ -312,6 +280,13 @@ final class DigestingEchoServer: @unchecked Sendable {
             if !condition.wait(until: deadline) { return nil }
         }
         return digests[index]
+    }
+}
+
+extension SHA256 {
+    /// The digest of everything hashed so far, as lowercase hex.
+    mutating func hexDigest() -> String {
+        finalize().map { String(format: "%02x", $0) }.joined()
     }
 }
 
@@ -341,16 +316,11 @@ func pumpThroughEcho(port: Int, count: Int, seed: UInt64 = 0x9E37_79B9_7F4A_7C15
                 }
             }
             hasher.update(chunk[0..<size])
-            var offset = 0
-            while offset < size {
-                let sent = chunk[offset..<size].withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                guard sent > 0 else { break }
-                offset += sent
-            }
+            sendAll(descriptor, chunk[0..<size])
             remaining -= size
         }
         shutdown(descriptor, Int32(SHUT_WR))
-        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let digest = hasher.hexDigest()
         senderDone.lock()
         sentDigest = digest
         senderFinished = true
@@ -370,7 +340,7 @@ func pumpThroughEcho(port: Int, count: Int, seed: UInt64 = 0x9E37_79B9_7F4A_7C15
     while !senderFinished { senderDone.wait() }
     let sent = sentDigest
     senderDone.unlock()
-    let receivedDigest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    let receivedDigest = hasher.hexDigest()
     withExtendedLifetime(client) {}
     return (sent, receivedDigest, received, Date().timeIntervalSince(started))
 }

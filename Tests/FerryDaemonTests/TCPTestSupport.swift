@@ -1,49 +1,73 @@
 import Foundation
 
+/// A TCP socket listening on 127.0.0.1 at an ephemeral port: its descriptor and the port it got.
+func listenOnLoopback() throws -> (descriptor: Int32, port: UInt16) {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var reuse: Int32 = 1
+    setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0, listen(descriptor, 16) == 0 else {
+        close(descriptor)
+        throw POSIXError(.EADDRINUSE)
+    }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+    }
+    return (descriptor, UInt16(bigEndian: address.sin_port))
+}
+
+/// Accepts connections on `descriptor` until it is shut down, serving each on a thread of its own.
+func acceptConnections(on descriptor: Int32, serve: @escaping @Sendable (Int32) -> Void) {
+    Thread.detachNewThread {
+        while true {
+            let client = accept(descriptor, nil, nil)
+            guard client >= 0 else { return }
+            Thread.detachNewThread { serve(client) }
+        }
+    }
+}
+
+/// Sends every byte of `bytes` on `descriptor`; false when the peer went away first.
+@discardableResult
+func sendAll(_ descriptor: Int32, _ bytes: ArraySlice<UInt8>) -> Bool {
+    var offset = bytes.startIndex
+    while offset < bytes.endIndex {
+        let sent = bytes[offset...].withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard sent > 0 else { return false }
+        offset += sent
+    }
+    return true
+}
+
+/// Echoes what `client` sends until EOF, showing each chunk to `observe` first; then half-closes and closes, so
+/// the sender sees the echo end where its own data ended.
+func echoUntilEOF(_ client: Int32, bufferSize: Int, observe: (ArraySlice<UInt8>) -> Void = { _ in }) {
+    var buffer = [UInt8](repeating: 0, count: bufferSize)
+    while true {
+        let count = recv(client, &buffer, buffer.count, 0)
+        guard count > 0 else { break }
+        observe(buffer[0..<count])
+        sendAll(client, buffer[0..<count])
+    }
+    shutdown(client, Int32(SHUT_WR))
+    close(client)
+}
+
 /// A blocking TCP echo server on 127.0.0.1 for relay tests: echoes bytes, half-closes after the client does.
 final class TCPEchoServer: @unchecked Sendable {
     let descriptor: Int32
     let port: UInt16
 
     init() throws {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var reuse: Int32 = 1
-        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(descriptor, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
-        }
-        port = UInt16(bigEndian: address.sin_port)
-        self.descriptor = descriptor
-        Thread.detachNewThread {
-            while true {
-                let client = accept(descriptor, nil, nil)
-                guard client >= 0 else { return }
-                Thread.detachNewThread {
-                    var buffer = [UInt8](repeating: 0, count: 65536)
-                    while true {
-                        let count = recv(client, &buffer, buffer.count, 0)
-                        guard count > 0 else { break }
-                        var offset = 0
-                        while offset < count {
-                            let sent = buffer[offset..<count].withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                            guard sent > 0 else { break }
-                            offset += sent
-                        }
-                    }
-                    shutdown(client, Int32(SHUT_WR))
-                    close(client)
-                }
-            }
-        }
+        (descriptor, port) = try listenOnLoopback()
+        acceptConnections(on: descriptor) { client in echoUntilEOF(client, bufferSize: 65536) }
     }
 
     deinit {
@@ -73,12 +97,7 @@ final class TCPTestClient: @unchecked Sendable {
     deinit { close(descriptor) }
 
     func write(_ bytes: [UInt8]) {
-        var offset = 0
-        while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard sent > 0 else { return }
-            offset += sent
-        }
+        sendAll(descriptor, bytes[...])
     }
 
     func shutdownWrite() {
