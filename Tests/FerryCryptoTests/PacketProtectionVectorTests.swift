@@ -10,6 +10,29 @@ final class PacketProtectionVectorTests: XCTestCase {
     /// The client's first Destination Connection ID used throughout Appendix A.
     private let destinationConnectionID = PacketProtectionTestSupport.bytes("8394c8f03e515708")
 
+    /// Protects `payload` behind `header` and checks the RFC's sample, the five mask bytes and the whole packet
+    /// (RFC 9001 §5.3, §5.4); returns the protected packet for further checks.
+    private func assertProtection(
+        header: [UInt8],
+        payload: [UInt8],
+        packetNumber: UInt64,
+        packetNumberLength: Int,
+        with protector: any PacketProtector,
+        sample: String,
+        mask: String,
+        packet: String,
+        file: StaticString = #filePath,
+        line: UInt = #line
+    ) throws -> [UInt8] {
+        let result = try Support.protect(
+            header: header, payload: payload, packetNumber: packetNumber, packetNumberLength: packetNumberLength,
+            with: protector)
+        XCTAssertEqual(Support.hex(result.sample), sample, "sample", file: file, line: line)
+        XCTAssertEqual(Support.hex(Support.maskBytes(result.mask)), mask, "mask", file: file, line: line)
+        XCTAssertEqual(Support.hex(result.packet), packet, "packet", file: file, line: line)
+        return result.packet
+    }
+
     // MARK: A.1 Keys
 
     func testA1HKDFLabelEncoding() throws {
@@ -111,13 +134,11 @@ final class PacketProtectionVectorTests: XCTestCase {
         let header = Support.bytes("c300000001088394c8f03e5157080000449e00000002")
         let payload = clientInitialPayload
         XCTAssertEqual(payload.count, 1162)
-        let result = try Support.protect(
-            header: header, payload: payload, packetNumber: 2, packetNumberLength: 4, with: keys.local)
-        XCTAssertEqual(Support.hex(result.sample), "d1b1c98dd7689fb8ec11d242b123dc9b")
-        XCTAssertEqual(Support.hex(Support.maskBytes(result.mask)), "437b9aec36")
-        XCTAssertEqual(Support.hex(result.packet.prefix(22)), "c000000001088394c8f03e5157080000449e7b9aec34")
-        XCTAssertEqual(result.packet.count, 1200)
-        XCTAssertEqual(Support.hex(result.packet), Support.hex(clientInitialProtected))
+        let packet = try assertProtection(
+            header: header, payload: payload, packetNumber: 2, packetNumberLength: 4, with: keys.local,
+            sample: "d1b1c98dd7689fb8ec11d242b123dc9b", mask: "437b9aec36", packet: Support.hex(clientInitialProtected))
+        XCTAssertEqual(Support.hex(packet.prefix(22)), "c000000001088394c8f03e5157080000449e7b9aec34")
+        XCTAssertEqual(packet.count, 1200)
     }
 
     func testA2ServerOpensClientInitial() throws {
@@ -149,12 +170,10 @@ final class PacketProtectionVectorTests: XCTestCase {
     func testA3ServerInitialProtection() throws {
         let keys = try makeInitialKeys(destinationConnectionID: destinationConnectionID, side: .server)
         let header = Support.bytes("c1000000010008f067a5502a4262b50040750001")
-        let result = try Support.protect(
-            header: header, payload: serverInitialPayload, packetNumber: 1, packetNumberLength: 2, with: keys.local)
-        XCTAssertEqual(Support.hex(result.sample), "2cd0991cd25b0aac406a5816b6394100")
-        XCTAssertEqual(Support.hex(Support.maskBytes(result.mask)), "2ec0d8356a")
-        XCTAssertEqual(Support.hex(result.packet.prefix(20)), "cf000000010008f067a5502a4262b5004075c0d9")
-        XCTAssertEqual(Support.hex(result.packet), Support.hex(serverInitialProtected))
+        let packet = try assertProtection(
+            header: header, payload: serverInitialPayload, packetNumber: 1, packetNumberLength: 2, with: keys.local,
+            sample: "2cd0991cd25b0aac406a5816b6394100", mask: "2ec0d8356a", packet: Support.hex(serverInitialProtected))
+        XCTAssertEqual(Support.hex(packet.prefix(20)), "cf000000010008f067a5502a4262b5004075c0d9")
     }
 
     func testA3ClientOpensServerInitial() throws {
@@ -211,17 +230,15 @@ final class PacketProtectionVectorTests: XCTestCase {
     func testA5ChaCha20ShortHeaderPacket() throws {
         let protector = try makePacketProtector(cipherSuite: .chacha20Poly1305SHA256, secret: chachaSecret)
         let packetNumber: UInt64 = 654_360_564
-        let result = try Support.protect(
+        let packet = try assertProtection(
             header: Support.bytes("4200bff4"), payload: [0x01], packetNumber: packetNumber, packetNumberLength: 3,
-            with: protector)
-        XCTAssertEqual(Support.hex(result.packet.dropFirst(4)), "655e5cd55c41f69080575d7999c25a5bfb")
-        XCTAssertEqual(Support.hex(result.sample), "5e5cd55c41f69080575d7999c25a5bfb")
-        XCTAssertEqual(Support.hex(Support.maskBytes(result.mask)), "aefefe7d03")
-        XCTAssertEqual(Support.hex(result.packet), "4cfe4189655e5cd55c41f69080575d7999c25a5bfb")
+            with: protector, sample: "5e5cd55c41f69080575d7999c25a5bfb", mask: "aefefe7d03",
+            packet: "4cfe4189655e5cd55c41f69080575d7999c25a5bfb")
+        XCTAssertEqual(Support.hex(packet.dropFirst(4)), "655e5cd55c41f69080575d7999c25a5bfb")
 
         // The receiver reconstructs the full packet number from the 3 encoded bytes (49140) and its history.
         let opened = try Support.unprotect(
-            packet: result.packet, packetNumberOffset: 1, with: protector,
+            packet: packet, packetNumberOffset: 1, with: protector,
             expand: { truncated, _ in (packetNumber & ~0xFF_FFFF) | truncated })
         XCTAssertEqual(opened.packetNumber, packetNumber)
         XCTAssertEqual(opened.payload, [0x01])

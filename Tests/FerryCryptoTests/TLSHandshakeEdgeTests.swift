@@ -52,13 +52,10 @@ final class TLSHandshakeEdgeTests: XCTestCase {
     }
 
     func testServerRejectsClientHelloWithoutTransportParameters() throws {
-        let serverIdentity = EndpointIdentity.generate()
-        let clientProvider = try OpenSSLCryptoProvider(identity: .generate(), serverALPNs: [])
-        let serverProvider = try OpenSSLCryptoProvider(identity: serverIdentity, serverALPNs: [alpn])
-        let client = try clientProvider.makeClientSession(
-            expectedPeer: serverIdentity.id, alpns: [alpn], localTransportParameters: [1])
+        let providers = try TLSProviders(alpn: alpn)
+        let client = try providers.makeClientSession()
         try XCTUnwrap(client as? OpenSSLHandshakeSession).sendsTransportParameters = false
-        let server = try serverProvider.makeServerSession(localTransportParameters: [2])
+        let server = try providers.makeServerSession()
         let pair = TLSHandshakePair(client: client, server: server)
         pair.run()
         XCTAssertEqual(pair.serverError?.alert, HandshakeError.missingExtension)
@@ -71,12 +68,9 @@ final class TLSHandshakeEdgeTests: XCTestCase {
     }
 
     func testClientRejectsServerWithoutTransportParameters() throws {
-        let serverIdentity = EndpointIdentity.generate()
-        let clientProvider = try OpenSSLCryptoProvider(identity: .generate(), serverALPNs: [])
-        let serverProvider = try OpenSSLCryptoProvider(identity: serverIdentity, serverALPNs: [alpn])
-        let client = try clientProvider.makeClientSession(
-            expectedPeer: serverIdentity.id, alpns: [alpn], localTransportParameters: [1])
-        let server = try serverProvider.makeServerSession(localTransportParameters: [2])
+        let providers = try TLSProviders(alpn: alpn)
+        let client = try providers.makeClientSession()
+        let server = try providers.makeServerSession()
         try XCTUnwrap(server as? OpenSSLHandshakeSession).sendsTransportParameters = false
         let pair = TLSHandshakePair(client: client, server: server)
         pair.run()
@@ -87,14 +81,11 @@ final class TLSHandshakeEdgeTests: XCTestCase {
     }
 
     func testHandshakeWithoutSelectedALPNFailsOnBothSides() throws {
-        let serverIdentity = EndpointIdentity.generate()
-        let clientProvider = try OpenSSLCryptoProvider(identity: .generate(), serverALPNs: [])
-        let serverProvider = try OpenSSLCryptoProvider(identity: serverIdentity, serverALPNs: [alpn])
+        let providers = try TLSProviders(alpn: alpn)
         // A server that ignores ALPN (SSL_TLSEXT_ERR_NOACK) instead of choosing one.
-        SSL_CTX_set_alpn_select_cb(serverProvider.serverContext, { _, _, _, _, _, _ in SSL_TLSEXT_ERR_NOACK }, nil)
-        let client = try clientProvider.makeClientSession(
-            expectedPeer: serverIdentity.id, alpns: [alpn], localTransportParameters: [1])
-        let server = try serverProvider.makeServerSession(localTransportParameters: [2])
+        SSL_CTX_set_alpn_select_cb(providers.server.serverContext, { _, _, _, _, _, _ in SSL_TLSEXT_ERR_NOACK }, nil)
+        let client = try providers.makeClientSession()
+        let server = try providers.makeServerSession()
         let pair = TLSHandshakePair(client: client, server: server)
         pair.run()
         XCTAssertEqual(pair.clientError?.alert, HandshakeError.noApplicationProtocol)
@@ -114,13 +105,10 @@ final class TLSHandshakeEdgeTests: XCTestCase {
     }
 
     func testManySessionsShareOneProvider() throws {
-        let serverIdentity = EndpointIdentity.generate()
-        let clientProvider = try OpenSSLCryptoProvider(identity: .generate(), serverALPNs: [])
-        let serverProvider = try OpenSSLCryptoProvider(identity: serverIdentity, serverALPNs: [alpn])
+        let providers = try TLSProviders(alpn: alpn)
         for round in 0..<20 {
-            let client = try clientProvider.makeClientSession(
-                expectedPeer: serverIdentity.id, alpns: [alpn], localTransportParameters: [UInt8(round)])
-            let server = try serverProvider.makeServerSession(localTransportParameters: [UInt8(round), 0xff])
+            let client = try providers.makeClientSession(transportParameters: [UInt8(round)])
+            let server = try providers.makeServerSession(transportParameters: [UInt8(round), 0xff])
             let pair = TLSHandshakePair(client: client, server: server)
             pair.run()
             XCTAssertTrue(pair.clientCompleted && pair.serverCompleted, "round \(round)")

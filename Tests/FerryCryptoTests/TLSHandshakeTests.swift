@@ -105,29 +105,30 @@ final class TLSHandshakeTests: XCTestCase {
         XCTAssertEqual(pair.serverEventLog.last, "complete", file: file, line: line)
     }
 
-    func testHandshakeCompletesWithInteroperableKeys() throws {
+    /// Runs a handshake between default endpoints, delivering CRYPTO data in chunks of at most `chunkSize`
+    /// bytes (nil: as produced), and checks that it succeeded.
+    @discardableResult
+    func runSuccessfulHandshake(chunkSize: Int? = nil, line: UInt = #line) throws -> TLSHandshakePair {
         let endpoints = try makeEndpoints()
         let pair = try makePair(endpoints)
+        pair.chunkSize = chunkSize
         pair.run()
-        try assertSuccessfulHandshake(pair, endpoints)
+        try assertSuccessfulHandshake(pair, endpoints, line: line)
+        return pair
+    }
+
+    func testHandshakeCompletesWithInteroperableKeys() throws {
+        let pair = try runSuccessfulHandshake()
         // The server chose its preferred suite among all three (AES-128-GCM first in OpenSSL's default order).
         XCTAssertEqual(pair.server.cipherSuite, .aes128GCMSHA256)
     }
 
     func testHandshakeInSevenByteFragments() throws {
-        let endpoints = try makeEndpoints()
-        let pair = try makePair(endpoints)
-        pair.chunkSize = 7
-        pair.run()
-        try assertSuccessfulHandshake(pair, endpoints)
+        try runSuccessfulHandshake(chunkSize: 7)
     }
 
     func testHandshakeInOneByteFragments() throws {
-        let endpoints = try makeEndpoints()
-        let pair = try makePair(endpoints)
-        pair.chunkSize = 1
-        pair.run()
-        try assertSuccessfulHandshake(pair, endpoints)
+        try runSuccessfulHandshake(chunkSize: 1)
     }
 
     func testEachCipherSuiteCanBeNegotiated() throws {

@@ -7,14 +7,6 @@ import XCTest
 final class TLSMalformedInputTests: XCTestCase {
     let alpn = Array("ferry/1".utf8)
 
-    func drainCryptoData(_ session: any HandshakeSession) throws -> [EncryptionLevel: [UInt8]] {
-        var data: [EncryptionLevel: [UInt8]] = [:]
-        while let event = try session.pollEvent() {
-            if case .cryptoData(let bytes, let level) = event { data[level, default: []] += bytes }
-        }
-        return data
-    }
-
     func testRandomBytesAtInitialLevelFailCleanly() throws {
         let provider = try OpenSSLCryptoProvider(identity: .generate(), serverALPNs: [alpn])
         var generator = SystemRandomNumberGenerator()
@@ -36,17 +28,14 @@ final class TLSMalformedInputTests: XCTestCase {
     }
 
     func testMutatedClientHelloNeverCrashesTheServer() throws {
-        let serverIdentity = EndpointIdentity.generate()
-        let clientProvider = try OpenSSLCryptoProvider(identity: .generate(), serverALPNs: [])
-        let serverProvider = try OpenSSLCryptoProvider(identity: serverIdentity, serverALPNs: [alpn])
-        let client = try clientProvider.makeClientSession(
-            expectedPeer: serverIdentity.id, alpns: [alpn], localTransportParameters: [1, 2, 3])
+        let providers = try TLSProviders(alpn: alpn)
+        let client = try providers.makeClientSession(transportParameters: [1, 2, 3])
         let clientHello = try XCTUnwrap(try drainCryptoData(client)[.initial])
         var failures = 0
         for position in stride(from: 0, to: clientHello.count, by: 3) {
             var mutated = clientHello
             mutated[position] ^= 0x5a
-            let server = try serverProvider.makeServerSession(localTransportParameters: [])
+            let server = try providers.makeServerSession(transportParameters: [])
             do {
                 try mutated.withUnsafeBytes { try server.receive(cryptoData: $0, level: .initial) }
                 _ = try drainCryptoData(server)
@@ -63,15 +52,12 @@ final class TLSMalformedInputTests: XCTestCase {
     }
 
     func testMutatedServerFlightNeverCompletesTheClient() throws {
-        let serverIdentity = EndpointIdentity.generate()
-        let clientProvider = try OpenSSLCryptoProvider(identity: .generate(), serverALPNs: [])
-        let serverProvider = try OpenSSLCryptoProvider(identity: serverIdentity, serverALPNs: [alpn])
+        let providers = try TLSProviders(alpn: alpn)
         var position = 0
         var failures = 0
         while true {
-            let client = try clientProvider.makeClientSession(
-                expectedPeer: serverIdentity.id, alpns: [alpn], localTransportParameters: [1, 2, 3])
-            let server = try serverProvider.makeServerSession(localTransportParameters: [4, 5])
+            let client = try providers.makeClientSession(transportParameters: [1, 2, 3])
+            let server = try providers.makeServerSession(transportParameters: [4, 5])
             let clientHello = try XCTUnwrap(try drainCryptoData(client)[.initial])
             try clientHello.withUnsafeBytes { try server.receive(cryptoData: $0, level: .initial) }
             let serverFlight = try drainCryptoData(server)

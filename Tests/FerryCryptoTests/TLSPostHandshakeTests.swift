@@ -8,28 +8,30 @@ import XCTest
 final class TLSPostHandshakeTests: XCTestCase {
     let alpn = Array("ferry/1".utf8)
 
-    func testClientAcceptsNewSessionTicketAfterHandshake() throws {
-        let serverIdentity = EndpointIdentity.generate()
-        let clientProvider = try OpenSSLCryptoProvider(identity: .generate(), serverALPNs: [])
-        let serverProvider = try OpenSSLCryptoProvider(identity: serverIdentity, serverALPNs: [alpn])
-        let client = try clientProvider.makeClientSession(
-            expectedPeer: serverIdentity.id, alpns: [alpn], localTransportParameters: [1])
-        let server = try serverProvider.makeServerSession(localTransportParameters: [2])
+    /// A client and a server session that completed a handshake, and the server's OpenSSL session.
+    func makeCompletedHandshake() throws -> (client: any HandshakeSession, serverSession: OpenSSLHandshakeSession) {
+        let providers = try TLSProviders(alpn: alpn)
+        let client = try providers.makeClientSession()
+        let server = try providers.makeServerSession()
         let pair = TLSHandshakePair(client: client, server: server)
         pair.run()
         XCTAssertTrue(pair.clientCompleted && pair.serverCompleted)
+        return (client, try XCTUnwrap(server as? OpenSSLHandshakeSession))
+    }
 
+    /// The CRYPTO bytes the server queued, all of which must be at the application level.
+    func applicationCryptoData(from server: OpenSSLHandshakeSession) throws -> [UInt8] {
+        let data = try drainCryptoData(server)
+        XCTAssertEqual(Array(data.keys), [.application])
+        return data[.application] ?? []
+    }
+
+    func testClientAcceptsNewSessionTicketAfterHandshake() throws {
+        let (client, serverSession) = try makeCompletedHandshake()
         // Make OpenSSL's server write a ticket, as a peer with tickets enabled would.
-        let serverSession = try XCTUnwrap(server as? OpenSSLHandshakeSession)
         XCTAssertEqual(SSL_new_session_ticket(serverSession.ssl), 1)
         XCTAssertEqual(SSL_do_handshake(serverSession.ssl), 1)
-        var ticket: [UInt8] = []
-        while let event = try server.pollEvent() {
-            if case .cryptoData(let bytes, let level) = event {
-                XCTAssertEqual(level, .application)
-                ticket += bytes
-            }
-        }
+        let ticket = try applicationCryptoData(from: serverSession)
         XCTAssertEqual(ticket.first, 4, "NewSessionTicket")
         try ticket.withUnsafeBytes { try client.receive(cryptoData: $0, level: .application) }
         XCTAssertNil(try client.pollEvent(), "a ticket produces no events")
@@ -37,23 +39,10 @@ final class TLSPostHandshakeTests: XCTestCase {
     }
 
     func testClientRejectsTLSKeyUpdate() throws {
-        let serverIdentity = EndpointIdentity.generate()
-        let clientProvider = try OpenSSLCryptoProvider(identity: .generate(), serverALPNs: [])
-        let serverProvider = try OpenSSLCryptoProvider(identity: serverIdentity, serverALPNs: [alpn])
-        let client = try clientProvider.makeClientSession(
-            expectedPeer: serverIdentity.id, alpns: [alpn], localTransportParameters: [1])
-        let server = try serverProvider.makeServerSession(localTransportParameters: [2])
-        let pair = TLSHandshakePair(client: client, server: server)
-        pair.run()
-        XCTAssertTrue(pair.clientCompleted && pair.serverCompleted)
-
-        let serverSession = try XCTUnwrap(server as? OpenSSLHandshakeSession)
+        let (client, serverSession) = try makeCompletedHandshake()
         XCTAssertEqual(SSL_key_update(serverSession.ssl, SSL_KEY_UPDATE_NOT_REQUESTED), 1)
         XCTAssertEqual(SSL_do_handshake(serverSession.ssl), 1)
-        var keyUpdate: [UInt8] = []
-        while let event = try server.pollEvent() {
-            if case .cryptoData(let bytes, _) = event { keyUpdate += bytes }
-        }
+        let keyUpdate = try applicationCryptoData(from: serverSession)
         XCTAssertEqual(keyUpdate.first, 24, "KeyUpdate")
         XCTAssertThrowsError(try keyUpdate.withUnsafeBytes { try client.receive(cryptoData: $0, level: .application) }) {
             error in

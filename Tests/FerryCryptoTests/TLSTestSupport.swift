@@ -2,31 +2,78 @@ import XCTest
 
 @testable import FerryCrypto
 
+/// A client provider (fresh identity, no server ALPNs) and a server provider offering `alpn`: the setup most
+/// handshake tests start from.
+struct TLSProviders {
+    let serverIdentity: EndpointIdentity
+    let client: OpenSSLCryptoProvider
+    let server: OpenSSLCryptoProvider
+    let alpn: [UInt8]
+
+    init(alpn: [UInt8], serverIdentity: EndpointIdentity = .generate()) throws {
+        self.serverIdentity = serverIdentity
+        self.alpn = alpn
+        client = try OpenSSLCryptoProvider(identity: .generate(), serverALPNs: [])
+        server = try OpenSSLCryptoProvider(identity: serverIdentity, serverALPNs: [alpn])
+    }
+
+    /// A client session that expects the server's id and offers `alpn`.
+    func makeClientSession(transportParameters: [UInt8] = [1]) throws -> any HandshakeSession {
+        try client.makeClientSession(
+            expectedPeer: serverIdentity.id, alpns: [alpn], localTransportParameters: transportParameters)
+    }
+
+    /// A server session.
+    func makeServerSession(transportParameters: [UInt8] = [2]) throws -> any HandshakeSession {
+        try server.makeServerSession(localTransportParameters: transportParameters)
+    }
+}
+
+/// Every CRYPTO byte `session` has queued, per level (other events are dropped).
+func drainCryptoData(_ session: any HandshakeSession) throws -> [EncryptionLevel: [UInt8]] {
+    var data: [EncryptionLevel: [UInt8]] = [:]
+    while let event = try session.pollEvent() {
+        if case .cryptoData(let bytes, let level) = event { data[level, default: []] += bytes }
+    }
+    return data
+}
+
 /// An in-memory TLS pair: CRYPTO bytes from one session are fed to the other, as the transport would, until
 /// neither side produces anything new. No packets, no clock: only the handshake sessions.
 final class TLSHandshakePair {
+    /// What one side produced and received, and its bytes in flight to the other side.
+    private struct Side {
+        var writeKeys: [EncryptionLevel: any PacketProtector] = [:]
+        var readKeys: [EncryptionLevel: any PacketProtector] = [:]
+        var completed = false
+        var error: HandshakeError?
+        var sent: [EncryptionLevel: [UInt8]] = [:]
+        var eventLog: [String] = []
+        var outbox: [EncryptionLevel: [UInt8]] = [:]
+    }
+
     let client: any HandshakeSession
     let server: any HandshakeSession
     /// Deliver CRYPTO data in chunks of at most this many bytes (nil: as produced).
     var chunkSize: Int?
 
-    private(set) var clientWriteKeys: [EncryptionLevel: any PacketProtector] = [:]
-    private(set) var clientReadKeys: [EncryptionLevel: any PacketProtector] = [:]
-    private(set) var serverWriteKeys: [EncryptionLevel: any PacketProtector] = [:]
-    private(set) var serverReadKeys: [EncryptionLevel: any PacketProtector] = [:]
-    private(set) var clientCompleted = false
-    private(set) var serverCompleted = false
-    private(set) var clientError: HandshakeError?
-    private(set) var serverError: HandshakeError?
-    /// Every CRYPTO byte each side emitted, per level.
-    private(set) var clientSent: [EncryptionLevel: [UInt8]] = [:]
-    private(set) var serverSent: [EncryptionLevel: [UInt8]] = [:]
-    /// Order in which `.complete` and keys arrived, per side, for ordering assertions.
-    private(set) var clientEventLog: [String] = []
-    private(set) var serverEventLog: [String] = []
+    private var clientSide = Side()
+    private var serverSide = Side()
 
-    private var toServer: [EncryptionLevel: [UInt8]] = [:]
-    private var toClient: [EncryptionLevel: [UInt8]] = [:]
+    var clientWriteKeys: [EncryptionLevel: any PacketProtector] { clientSide.writeKeys }
+    var clientReadKeys: [EncryptionLevel: any PacketProtector] { clientSide.readKeys }
+    var serverWriteKeys: [EncryptionLevel: any PacketProtector] { serverSide.writeKeys }
+    var serverReadKeys: [EncryptionLevel: any PacketProtector] { serverSide.readKeys }
+    var clientCompleted: Bool { clientSide.completed }
+    var serverCompleted: Bool { serverSide.completed }
+    var clientError: HandshakeError? { clientSide.error }
+    var serverError: HandshakeError? { serverSide.error }
+    /// Every CRYPTO byte each side emitted, per level.
+    var clientSent: [EncryptionLevel: [UInt8]] { clientSide.sent }
+    var serverSent: [EncryptionLevel: [UInt8]] { serverSide.sent }
+    /// Order in which `.complete` and keys arrived, per side, for ordering assertions.
+    var clientEventLog: [String] { clientSide.eventLog }
+    var serverEventLog: [String] { serverSide.eventLog }
 
     init(client: any HandshakeSession, server: any HandshakeSession) {
         self.client = client
@@ -40,97 +87,54 @@ final class TLSHandshakePair {
         while progress && clientError == nil && serverError == nil && rounds < 1000 {
             rounds += 1
             progress = false
-            progress = drainClient() || progress
-            progress = drainServer() || progress
-            progress = deliverToServer() || progress
-            progress = deliverToClient() || progress
+            progress = Self.drain(client, into: &clientSide) || progress
+            progress = Self.drain(server, into: &serverSide) || progress
+            progress = deliver(from: &clientSide, to: server, receiver: &serverSide) || progress
+            progress = deliver(from: &serverSide, to: client, receiver: &clientSide) || progress
         }
     }
 
-    private func drainClient() -> Bool {
+    /// Takes every event `session` has queued into `side`; true if there was any (or the session failed).
+    private static func drain(_ session: any HandshakeSession, into side: inout Side) -> Bool {
         var progress = false
         do {
-            while let event = try client.pollEvent() {
+            while let event = try session.pollEvent() {
                 progress = true
                 switch event {
                 case .cryptoData(let bytes, let level):
-                    toServer[level, default: []] += bytes
-                    clientSent[level, default: []] += bytes
+                    side.outbox[level, default: []] += bytes
+                    side.sent[level, default: []] += bytes
                 case .writeKeys(let protector, let level):
-                    clientWriteKeys[level] = protector
-                    clientEventLog.append("write-\(level)")
+                    side.writeKeys[level] = protector
+                    side.eventLog.append("write-\(level)")
                 case .readKeys(let protector, let level):
-                    clientReadKeys[level] = protector
-                    clientEventLog.append("read-\(level)")
+                    side.readKeys[level] = protector
+                    side.eventLog.append("read-\(level)")
                 case .complete:
-                    clientCompleted = true
-                    clientEventLog.append("complete")
+                    side.completed = true
+                    side.eventLog.append("complete")
                 }
             }
         } catch {
-            clientError = error
+            side.error = error
             return true
         }
         return progress
     }
 
-    private func drainServer() -> Bool {
-        var progress = false
-        do {
-            while let event = try server.pollEvent() {
-                progress = true
-                switch event {
-                case .cryptoData(let bytes, let level):
-                    toClient[level, default: []] += bytes
-                    serverSent[level, default: []] += bytes
-                case .writeKeys(let protector, let level):
-                    serverWriteKeys[level] = protector
-                    serverEventLog.append("write-\(level)")
-                case .readKeys(let protector, let level):
-                    serverReadKeys[level] = protector
-                    serverEventLog.append("read-\(level)")
-                case .complete:
-                    serverCompleted = true
-                    serverEventLog.append("complete")
-                }
-            }
-        } catch {
-            serverError = error
-            return true
-        }
-        return progress
-    }
-
-    /// Delivers pending bytes at the lowest level the server can read (like a transport, which can only decrypt
-    /// a level's packets once it has that level's read keys).
-    private func deliverToServer() -> Bool {
+    /// Delivers `sender`'s pending bytes at the lowest level `session` can read (like a transport, which can
+    /// only decrypt a level's packets once it has that level's read keys); failures land in `receiver`.
+    private func deliver(from sender: inout Side, to session: any HandshakeSession, receiver: inout Side) -> Bool {
         for level in EncryptionLevel.allCases {
-            guard let bytes = toServer[level], !bytes.isEmpty else { continue }
-            guard level == .initial || serverReadKeys[level] != nil else { continue }
-            toServer[level] = []
+            guard let bytes = sender.outbox[level], !bytes.isEmpty else { continue }
+            guard level == .initial || receiver.readKeys[level] != nil else { continue }
+            sender.outbox[level] = []
             do {
-                try deliver(bytes, level: level, to: server)
+                try deliver(bytes, level: level, to: session)
             } catch let error as HandshakeError {
-                serverError = error
+                receiver.error = error
             } catch {
-                serverError = HandshakeError(alert: 0, reason: "unexpected error \(error)")
-            }
-            return true
-        }
-        return false
-    }
-
-    private func deliverToClient() -> Bool {
-        for level in EncryptionLevel.allCases {
-            guard let bytes = toClient[level], !bytes.isEmpty else { continue }
-            guard level == .initial || clientReadKeys[level] != nil else { continue }
-            toClient[level] = []
-            do {
-                try deliver(bytes, level: level, to: client)
-            } catch let error as HandshakeError {
-                clientError = error
-            } catch {
-                clientError = HandshakeError(alert: 0, reason: "unexpected error \(error)")
+                receiver.error = HandshakeError(alert: 0, reason: "unexpected error \(error)")
             }
             return true
         }
