@@ -7,15 +7,6 @@ import XCTest
 /// server address, the client MUST discard these packets"); servers do not migrate, and Ferry uses no
 /// preferred_address (§9.6).
 final class ClientServerAddressTests: XCTestCase {
-    /// A fresh ack-eliciting 1-RTT datagram (a PING) from the server's connection.
-    private func serverPing(_ connection: TransportConnection, now: Instant) throws -> [UInt8] {
-        connection.space(.application).probesOwed += 1
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 16)
-        defer { buffer.deallocate() }
-        let size = try XCTUnwrap(connection.pollTransmit(now: now, into: buffer))
-        return Array(UnsafeRawBufferPointer(rebasing: buffer[0..<size]))
-    }
-
     private func pollClient(_ network: PathTestNetwork) -> Int? {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 16)
         defer { buffer.deallocate() }
@@ -29,7 +20,7 @@ final class ClientServerAddressTests: XCTestCase {
         let client = try XCTUnwrap(network.client.connection(handle))
         let server = try XCTUnwrap(network.server.connection(serverHandle))
         XCTAssertNil(pollClient(network), "quiet before the test")
-        let datagram = try serverPing(server, now: network.now)
+        let datagram = try XCTUnwrap(network.takePing(from: server))
 
         // From another address (another port of the same host, as a rebinding server would look): dropped.
         let elsewhere = NetworkAddress(ipBytes: [10, 0, 0, 2], port: 444)!

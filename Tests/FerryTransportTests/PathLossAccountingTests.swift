@@ -88,12 +88,8 @@ final class PathLossAccountingTests: XCTestCase {
         XCTAssertTrue(network.run(for: .seconds(10)) { (network.serverReceived[stream]?.count ?? 0) >= 50_000 })
         // An off-path forwarder replays a fresh client packet from elsewhere: the server moves there, finds
         // nobody, and falls back (RFC 9000 §9.3.2). Everything it sent there is lost, and charged there.
-        client.space(.application).probesOwed += 1
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 16)
-        defer { buffer.deallocate() }
-        let size = try XCTUnwrap(client.pollTransmit(now: network.now, into: buffer))
-        network.server.handle(
-            datagram: Array(UnsafeRawBufferPointer(rebasing: buffer[0..<size])), from: spoofed, now: network.now)
+        let forged = try XCTUnwrap(network.takePing(from: client))
+        network.server.handle(datagram: forged, from: spoofed, now: network.now)
         XCTAssertEqual(server.remoteAddress, spoofed)
         XCTAssertTrue(network.run(for: .seconds(30)) { network.serverFinished.contains(stream) }, "upload finished")
         network.run(for: .seconds(4))

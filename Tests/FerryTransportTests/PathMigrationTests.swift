@@ -253,11 +253,6 @@ final class PathMigrationTests: XCTestCase {
 
     /// Builds a fresh 1-RTT datagram from the client (a PING) to replay from another address.
     private func lastClientDatagram(_ network: PathTestNetwork, _ handle: ConnectionHandle) -> [UInt8]? {
-        guard let connection = network.client.connection(handle) else { return nil }
-        connection.space(.application).probesOwed += 1
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 16)
-        defer { buffer.deallocate() }
-        guard let size = connection.pollTransmit(now: network.now, into: buffer) else { return nil }
-        return Array(UnsafeRawBufferPointer(rebasing: buffer[0..<size]))
+        network.client.connection(handle).flatMap(network.takePing)
     }
 }

@@ -199,6 +199,14 @@ final class PathTestNetwork {
         }
     }
 
+    /// A fresh ack-eliciting 1-RTT datagram (a PING) from `connection`, kept from the network, to replay from
+    /// another address or to deliver by hand.
+    func takePing(from connection: TransportConnection) -> [UInt8]? {
+        connection.space(.application).probesOwed += 1
+        guard let size = connection.pollTransmit(now: now, into: buffer) else { return nil }
+        return Array(UnsafeRawBufferPointer(rebasing: buffer[0..<size]))
+    }
+
     /// Drains and returns the path events of a server or client connection.
     func pathEvents(of endpoint: TransportEndpoint, _ handle: ConnectionHandle) -> [TransportPathEvent] {
         var events: [TransportPathEvent] = []
