@@ -104,4 +104,24 @@ final class PathLossAccountingTests: XCTestCase {
         XCTAssertEqual(server.paths.first?.packetsLost, 0, "the real path lost nothing")
         XCTAssertEqual(server.stats.packetsLost, UInt64(dropped))
     }
+
+    func testClosingReportsDrainingPathsClosed() throws {
+        let network = PathTestNetwork()
+        let (handle, _) = try network.connect()
+        let client = try XCTUnwrap(network.client.connection(handle))
+        let deadLocal = NetworkAddress(ipBytes: [10, 0, 9, 9], port: 6000)!
+        network.clientLocals.insert(deadLocal)
+        network.cutOff.insert(deadLocal)
+        let stream = try network.upload(patternBytes(count: 400_000), on: handle)
+        XCTAssertTrue(network.run(for: .seconds(10)) { (network.serverReceived[stream]?.count ?? 0) >= 100_000 })
+        try client.migrate(to: deadLocal, from: network.clientSocket, now: network.now)
+        // Validation fails and the client falls back; what it sent on the dead path is still outstanding until
+        // the old path's ACKs declare it lost, so path 1 drains in between.
+        XCTAssertTrue(network.run(for: .seconds(10)) { !client.pathTable.draining.isEmpty }, "path 1 drains")
+        XCTAssertEqual(client.paths.map(\.id), [0], "a draining path is no longer listed")
+        client.close(errorCode: 0, reason: "done", now: network.now)
+        XCTAssertTrue(client.pathTable.draining.isEmpty)
+        let events = network.pathEvents(of: network.client, handle)
+        XCTAssertEqual(events.map(\.summary), ["opened 1", "selected 1", "selected 0", "closed 1"])
+    }
 }

@@ -27,6 +27,7 @@ extension TransportConnection {
     }
 
     private func startClosing(_ frame: ConnectionCloseFrame, reason: ConnectionCloseReason, now: Instant) {
+        closeDrainingPaths()
         closeFrame = frame
         closeReason = reason
         streams.close()
@@ -64,6 +65,7 @@ extension TransportConnection {
     /// Stops sending and waits out 3 × PTO so late packets are absorbed (RFC 9000 §10.2.2).
     func enterDraining(reason: ConnectionCloseReason, now: Instant) {
         guard state != .draining, state != .closed else { return }
+        closeDrainingPaths()
         if closeReason == nil { closeReason = reason }
         if !closeReasonReported {
             events.append(.closed(reason))
@@ -77,6 +79,7 @@ extension TransportConnection {
 
     /// The connection is gone: no more packets; the endpoint removes it.
     func enterClosed(now: Instant) {
+        closeDrainingPaths()
         if !closeReasonReported, let closeReason {
             events.append(.closed(closeReason))
             closeReasonReported = true

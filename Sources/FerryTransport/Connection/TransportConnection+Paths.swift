@@ -413,6 +413,12 @@ extension TransportConnection {
         }
     }
 
+    /// The connection stops: draining paths will learn nothing more, so each closes now with what it counted,
+    /// before the connection's own `closed` event.
+    func closeDrainingPaths() {
+        while !pathTable.draining.isEmpty { releasePath(pathTable.draining.removeFirst()) }
+    }
+
     /// Reports a path closed with its final counters and frees its recovery slot.
     private func releasePath(_ path: NetworkPath) {
         queuePathEvent(.closed(snapshot(path)))
