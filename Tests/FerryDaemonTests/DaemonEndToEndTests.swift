@@ -208,10 +208,10 @@ final class DaemonReloadServicesAndTunnelsTests: XCTestCase {
         XCTAssertEqual(client.tunnelPorts, [fwdPort])
         XCTAssertThrowsError(try TCPTestClient(port: echoPort))
 
-        // A new service name needs a restart; a tunnel port that cannot be bound fails the reload.
+        // A new service name needs no restart (it is offered at once); a tunnel port that cannot be bound fails the reload.
         directory.write("a.toml", serverText(secondEcho.port) + DaemonTOML.service("new", type: "echo"))
         let newService = await server.reload()
-        XCTAssertEqual(newService.needsRestart, ["services (new: new)"])
+        XCTAssertEqual(newService.needsRestart, [])
         let busy = try TCPEchoServer()
         let busyTunnel = DaemonTOML.tunnel(to: server.peerAddress, service: "echo", listen: "127.0.0.1:\(busy.port)")
         directory.write("b.toml", clientHead + tunnel("fwd") + busyTunnel)
