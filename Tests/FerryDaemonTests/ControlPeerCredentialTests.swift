@@ -29,16 +29,7 @@ final class ControlPeerCredentialTests: XCTestCase {
         if (try? FileManager.default.linkItem(atPath: FerryBinaries.ferry, toPath: cli)) == nil {
             try FileManager.default.copyItem(atPath: FerryBinaries.ferry, toPath: cli)
         }
-        directory.write("a.toml", """
-            [endpoint]
-            key_file = "a.key"
-            listen = ["127.0.0.1:0"]
-            [control]
-            socket = "a.sock"
-            [[services]]
-            name = "echo"
-            type = "echo"
-            """)
+        directory.write("a.toml", DaemonTOML.endpoint(keyFile: "a.key", controlSocket: "a.sock") + DaemonTOML.service("echo", type: "echo"))
         let server = try FerrydProcess(directory: directory, config: "a.toml")
         let asOther = [
             "--reuid=\(Self.otherUser)", "--regid=\(Self.otherUser)", "--clear-groups", cli, "status",

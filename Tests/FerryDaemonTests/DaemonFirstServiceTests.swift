@@ -14,13 +14,8 @@ final class DaemonFirstServiceTests: XCTestCase {
         let peer = try EndpointAddress(parsing: daemon.peerAddress)
         let client = try await Endpoint.bind(host: "127.0.0.1", port: 0, identity: .generate(), alpns: [])
 
-        do {
-            _ = try await client.connect(to: peer, alpn: "ferry/tcp/echo")
-            XCTFail("no service is offered yet")
-        } catch {
-            guard case .closed(.tlsFailure(let alert, _, .peer)) = error else { return XCTFail("\(error)") }
-            XCTAssertEqual(alert, HandshakeError.noApplicationProtocol, "refused in TLS, not dropped")
-        }
+        let refused = await tlsAlert(of: client, dialing: peer, alpn: "ferry/tcp/echo")
+        XCTAssertEqual(refused, HandshakeError.noApplicationProtocol, "no service yet: refused in TLS, not dropped")
 
         directory.write("a.toml", head + DaemonTOML.service("echo", type: "echo"))
         let reload = await daemon.reload()

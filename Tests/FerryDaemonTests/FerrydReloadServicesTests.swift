@@ -15,17 +15,9 @@ final class FerrydReloadServicesTests: XCTestCase {
         try FerryBinaries.require()
         let directory = TemporaryDirectory()
         let forwardTarget = try DigestingEchoServer()
-        let echoService = "[[services]]\nname = \"echo\"\ntype = \"echo\"\n"
-        let fwdService = "[[services]]\nname = \"fwd\"\nforward = \"127.0.0.1:\(forwardTarget.port)\"\n"
-        let head = """
-            [endpoint]
-            key_file = "a.key"
-            listen = ["127.0.0.1:0"]
-            shutdown_timeout = "5s"
-            [control]
-            socket = "a.sock"
-
-            """
+        let echoService = DaemonTOML.service("echo", type: "echo")
+        let fwdService = DaemonTOML.service("fwd", forwardTo: forwardTarget.port)
+        let head = DaemonTOML.endpoint(keyFile: "a.key", extra: ["shutdown_timeout = \"5s\""], controlSocket: "a.sock")
         directory.write("a.toml", head + echoService)
         let server = try FerrydProcess(directory: directory, config: "a.toml")
         let serverAddress = try server.address()
@@ -86,18 +78,6 @@ final class FerrydReloadServicesTests: XCTestCase {
 
     // MARK: Helpers
 
-    /// The TLS alert a dial to `alpn` failed with, or nil when it connected or failed otherwise.
-    private func tlsAlert(of endpoint: Endpoint, dialing peer: EndpointAddress, alpn: String) async -> UInt8? {
-        do {
-            let connection = try await endpoint.connect(to: peer, alpn: alpn)
-            connection.close(code: 0, reason: "not expected to connect")
-            return nil
-        } catch {
-            guard case .closed(.tlsFailure(let alert, _, .peer)) = error else { return nil }
-            return alert
-        }
-    }
-
     /// Reads exactly `count` bytes (the echo may answer in several chunks).
     private func read(_ receive: ReceiveStream, count: Int) async throws -> String {
         var bytes: [UInt8] = []
@@ -105,5 +85,18 @@ final class FerrydReloadServicesTests: XCTestCase {
             bytes += chunk
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// The TLS alert a dial to `alpn` failed with (120, no_application_protocol, for a service the peer does not
+/// offer), or nil when it connected or failed otherwise.
+func tlsAlert(of endpoint: Endpoint, dialing peer: EndpointAddress, alpn: String) async -> UInt8? {
+    do {
+        let connection = try await endpoint.connect(to: peer, alpn: alpn)
+        connection.close(code: 0, reason: "not expected to connect")
+        return nil
+    } catch {
+        guard case .closed(.tlsFailure(let alert, _, .peer)) = error else { return nil }
+        return alert
     }
 }
