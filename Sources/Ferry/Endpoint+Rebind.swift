@@ -73,8 +73,8 @@ extension Endpoint {
 
 /// The bootstrap options of an endpoint socket, from its configuration: socket buffer sizes, batched reads into
 /// a fixed-size allocator, and the write watermarks. GRO and ECN reporting are set once the driver sees the
-/// channel (`EndpointDriver.configureReceiveOptions`). The first socket (`Endpoint.bind`) sets the same
-/// options inline and can use this instead.
+/// channel (`EndpointDriver.configureReceiveOptions`). The first socket (`Endpoint.bind`) and a rebound one share
+/// them.
 struct EndpointSocketOptions: Sendable {
     var socketBufferSize: Int
     var batch: Int

@@ -114,17 +114,10 @@ public final class Endpoint: Sendable {
         let group = configuration.eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
         let eventLoop = group.next()
         let socketIsIPv6 = socketAddress.protocol == .inet6
-        let batch = max(1, configuration.receiveBatchSize)
         let localID = identity.id
-        let bootstrap = DatagramBootstrap(group: eventLoop)
-            .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(configuration.socketBufferSize))
-            .channelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(configuration.socketBufferSize))
-            .channelOption(.datagramVectorReadMessageCount, value: batch)
-            .channelOption(
-                .recvAllocator,
-                value: FixedSizeRecvByteBufferAllocator(capacity: batch * max(configuration.maximumReceiveDatagramSize, 1500))
-            )
-            .channelOption(.writeBufferWaterMark, value: .init(low: 256 << 10, high: 1 << 20))
+        // The same options as a rebound socket's (`Endpoint.rebind`).
+        let bootstrap = EndpointSocketOptions(configuration: configuration)
+            .apply(to: DatagramBootstrap(group: eventLoop))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let driver = EndpointDriver(
