@@ -199,6 +199,19 @@ final class PathMigrationTests: XCTestCase {
             server.localTransportParameters.disableActiveMigration, "Ferry allows active migration by default")
     }
 
+    func testNoMigrationBeforeHandshakeConfirmation() throws {
+        // RFC 9000 §9: "An endpoint MUST NOT initiate connection migration before the handshake is confirmed".
+        let network = PathTestNetwork()
+        let handle = try network.client.connect(
+            to: network.serverAddress, expectedPeer: TestCryptoProvider.makeIdentity(seed: 2),
+            alpns: [Array("test".utf8)], now: network.now)
+        let client = try XCTUnwrap(network.client.connection(handle))
+        XCTAssertThrowsError(try client.migrate(to: NetworkAddress(ipBytes: [10, 0, 1, 1], port: 1)!, now: network.now)) {
+            XCTAssertEqual($0 as? MigrationError, .handshakeNotConfirmed)
+        }
+        XCTAssertEqual(client.paths.map(\.id), [0], "no path was opened")
+    }
+
     func testDisableActiveMigrationIsAdvertisedAndHonoured() throws {
         var serverTransport = TransportConfig()
         serverTransport.allowsActiveMigration = false
