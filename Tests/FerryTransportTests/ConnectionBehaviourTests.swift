@@ -57,24 +57,6 @@ final class ConnectionBehaviourTests: XCTestCase {
         XCTAssertEqual(network.server.connectionCount, 0)
     }
 
-    func testIdleTimeoutUsesMinimumOfBothSides() throws {
-        var clientTransport = TransportConfig()
-        clientTransport.maxIdleTimeout = .seconds(10)
-        var serverTransport = TransportConfig()
-        serverTransport.maxIdleTimeout = .seconds(3)
-        let network = SimulatedNetwork(transport: clientTransport, serverTransport: serverTransport)
-        let harness = StreamHarness(network: network)
-        _ = try harness.establish()
-        let established = network.now
-        XCTAssertTrue(harness.run(timeLimit: .seconds(20)) {
-            harness.closedEvents.count == 2
-        })
-        XCTAssertTrue(harness.closedEvents.allSatisfy { $0.1 == .idleTimeout })
-        let elapsed = network.now - established
-        XCTAssertGreaterThanOrEqual(elapsed, .seconds(3))
-        XCTAssertLessThan(elapsed, .seconds(5))
-    }
-
     func testKeepAlivePreventsIdleTimeout() throws {
         var transport = TransportConfig()
         transport.maxIdleTimeout = .seconds(2)
