@@ -30,6 +30,8 @@ final class PathLossAccountingTests: XCTestCase {
         network.run(for: .milliseconds(200)) { (network.clientDropsFrom[network.clientSocket] ?? 0) > 5 }
         let droppedOnOldPath = network.clientDropsFrom[network.clientSocket] ?? 0
         XCTAssertGreaterThan(droppedOnOldPath, 3, "packets went out on the dead path")
+        let oldMTU = client.maxDatagramSize
+        XCTAssertGreaterThan(oldMTU, 1200, "PMTU discovery raised the old path's MTU")
         try client.migrate(to: newLocal, from: network.clientSocket, now: network.now)
         let newSlot = client.recovery.selectedPathSlot
         XCTAssertTrue(network.run(for: .seconds(30)) { network.serverFinished.contains(stream) }, "upload finished")
@@ -41,6 +43,7 @@ final class PathLossAccountingTests: XCTestCase {
         XCTAssertEqual(events.map(\.summary), ["opened 1", "selected 1", "closed 0"])
         let oldPath = try XCTUnwrap(closedSnapshot(events, id: 0))
         XCTAssertEqual(oldPath.packetsLost, UInt64(droppedOnOldPath))
+        XCTAssertEqual(oldPath.mtu, oldMTU, "the MTU it had, not the new path's")
         XCTAssertEqual(network.clientDropsFrom[newLocal] ?? 0, 0)
         let newPath = try XCTUnwrap(client.paths.first { $0.id == 1 })
         XCTAssertEqual(newPath.packetsLost, 0, "nothing was lost on the new path")

@@ -28,6 +28,9 @@ struct NetworkPath {
     var amplificationSent: UInt64 = 0
     /// Counters for hooks and metrics.
     var counters = PathCounters()
+    /// The largest UDP payload the path carried when it was last selected (RFC 9000 §14); while selected, the
+    /// connection's `maxDatagramSize` is live.
+    var mtu = MTUDiscovery.baseMTU
     /// The path's slot in `LossDetection` (RTT, congestion controller, losses).
     var recoverySlot: UInt8
     /// Set for a new path that differs from the selected one only in a port (NAT rebinding): it keeps the
@@ -147,7 +150,8 @@ public struct PathSnapshot: Sendable, Hashable {
     public var datagramsReceived: UInt64
     /// Packets sent on the path and declared lost (RFC 9002 §6.1).
     public var packetsLost: UInt64
-    /// The largest UDP payload used on the path (RFC 9000 §14).
+    /// The largest UDP payload used on the path (RFC 9000 §14); for a path that is not selected, the one it had
+    /// when it was last selected (1200 if never).
     public var mtu: Int
 }
 

@@ -345,6 +345,7 @@ extension TransportConnection {
         pathTable.paths[old].amplificationReceived = amplificationBytesReceived
         pathTable.paths[old].amplificationSent = amplificationBytesSent
         pathTable.paths[old].peerConnectionIDSequence = peerConnectionIDs.active.sequenceNumber
+        pathTable.paths[old].mtu = maxDatagramSize
 
         // Load the new one's. Its PMTU and ECN support are unknown (RFC 9000 §13.4.2, §14.3) unless it is a NAT
         // rebinding selected for the first time; a path used before is probed again, conservatively.
@@ -491,6 +492,6 @@ extension TransportConnection {
             congestionWindow: window ?? 0, bytesSent: path.counters.bytesSent,
             bytesReceived: path.counters.bytesReceived, datagramsSent: path.counters.datagramsSent,
             datagramsReceived: path.counters.datagramsReceived, packetsLost: recovery?.packetsLost ?? 0,
-            mtu: isSelected ? maxDatagramSize : 1200)
+            mtu: isSelected ? maxDatagramSize : path.mtu)
     }
 }
