@@ -33,6 +33,22 @@ final class PacketProtectionVectorTests: XCTestCase {
         return result.packet
     }
 
+    /// Opens an Appendix A Initial packet (packet number at offset 18) with `side`'s Initial keys for the
+    /// peer's direction and checks the recovered packet number and payload.
+    private func assertOpensInitial(
+        _ packet: [UInt8],
+        side: Side,
+        packetNumber: UInt64,
+        payload: [UInt8],
+        file: StaticString = #filePath,
+        line: UInt = #line
+    ) throws {
+        let keys = try makeInitialKeys(destinationConnectionID: destinationConnectionID, side: side)
+        let opened = try Support.unprotect(packet: packet, packetNumberOffset: 18, with: keys.remote)
+        XCTAssertEqual(opened.packetNumber, packetNumber, file: file, line: line)
+        XCTAssertEqual(opened.payload, payload, file: file, line: line)
+    }
+
     // MARK: A.1 Keys
 
     func testA1HKDFLabelEncoding() throws {
@@ -142,10 +158,7 @@ final class PacketProtectionVectorTests: XCTestCase {
     }
 
     func testA2ServerOpensClientInitial() throws {
-        let keys = try makeInitialKeys(destinationConnectionID: destinationConnectionID, side: .server)
-        let opened = try Support.unprotect(packet: clientInitialProtected, packetNumberOffset: 18, with: keys.remote)
-        XCTAssertEqual(opened.packetNumber, 2)
-        XCTAssertEqual(opened.payload, clientInitialPayload)
+        try assertOpensInitial(clientInitialProtected, side: .server, packetNumber: 2, payload: clientInitialPayload)
     }
 
     // MARK: A.3 Server Initial
@@ -177,10 +190,7 @@ final class PacketProtectionVectorTests: XCTestCase {
     }
 
     func testA3ClientOpensServerInitial() throws {
-        let keys = try makeInitialKeys(destinationConnectionID: destinationConnectionID, side: .client)
-        let opened = try Support.unprotect(packet: serverInitialProtected, packetNumberOffset: 18, with: keys.remote)
-        XCTAssertEqual(opened.packetNumber, 1)
-        XCTAssertEqual(opened.payload, serverInitialPayload)
+        try assertOpensInitial(serverInitialProtected, side: .client, packetNumber: 1, payload: serverInitialPayload)
     }
 
     // MARK: A.4 Retry

@@ -38,6 +38,27 @@ func drainCryptoData(_ session: any HandshakeSession) throws -> [EncryptionLevel
     return data
 }
 
+/// Feeds `bytes` at `level` to `session` and drains what it queued: the `HandshakeError` it failed with, or nil
+/// when it took the bytes. Any other error fails the test (sessions must fail with typed errors only).
+func handshakeError(
+    receiving bytes: [UInt8],
+    at level: EncryptionLevel,
+    in session: any HandshakeSession,
+    file: StaticString = #filePath,
+    line: UInt = #line
+) -> HandshakeError? {
+    do {
+        try bytes.withUnsafeBytes { try session.receive(cryptoData: $0, level: level) }
+        _ = try drainCryptoData(session)
+        return nil
+    } catch let error as HandshakeError {
+        return error
+    } catch {
+        XCTFail("unexpected \(error)", file: file, line: line)
+        return nil
+    }
+}
+
 /// An in-memory TLS pair: CRYPTO bytes from one session are fed to the other, as the transport would, until
 /// neither side produces anything new. No packets, no clock: only the handshake sessions.
 final class TLSHandshakePair {
