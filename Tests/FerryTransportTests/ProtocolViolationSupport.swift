@@ -17,10 +17,11 @@ func quicVarint(_ value: UInt64, length: Int? = nil) -> [UInt8] {
 /// inside the packet even for an empty payload (RFC 9001 §5.4.2).
 ///
 /// Key update tests pass explicit `keys`, `keyPhase` and `packetNumber` to forge packets of another key phase;
-/// without them the connection's current keys, phase and next packet number are used.
+/// without them the connection's current keys, phase and next packet number are used. `destinationConnectionID`
+/// picks another of the peer's IDs than the one in use.
 func craftProtectedOneRTTPacket(
     from connection: TransportConnection, keys explicitKeys: (any PacketProtector)? = nil, keyPhase: Bool? = nil,
-    packetNumber explicitPacketNumber: UInt64? = nil, payload: [UInt8]
+    packetNumber explicitPacketNumber: UInt64? = nil, destinationConnectionID: ConnectionID? = nil, payload: [UInt8]
 ) throws -> [UInt8] {
     let space = connection.space(.application)
     let keys: any PacketProtector
@@ -37,7 +38,8 @@ func craftProtectedOneRTTPacket(
     defer { buffer.deallocate() }
     var writer = ByteWriter(buffer)
     PacketWriter.writeShortHeader(
-        into: &writer, destinationConnectionID: connection.destinationConnectionID, packetNumber: packetNumber,
+        into: &writer, destinationConnectionID: destinationConnectionID ?? connection.destinationConnectionID,
+        packetNumber: packetNumber,
         packetNumberLength: 4, keyPhase: keyPhase ?? connection.keyPhase)
     let packetNumberOffset = writer.position - 4
     writer.writeBytes(payload)

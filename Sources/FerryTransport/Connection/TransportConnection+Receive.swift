@@ -17,6 +17,7 @@ extension TransportConnection {
         if !isAddressValidated && remote == remoteAddress { amplificationBytesReceived += UInt64(datagram.count) }
         beginPathDatagram(from: remote)
         var offset = 0
+        var firstDestination: ConnectionID?
         while offset < datagram.count, state != .closed, state != .draining {
             let header: PacketHeader
             do {
@@ -26,8 +27,15 @@ extension TransportConnection {
                 counters.packetsDropped += 1
                 break
             }
-            // Coalesced packets must share the first packet's Destination Connection ID (RFC 9000 §12.2).
+            // Coalesced packets must share the first packet's Destination Connection ID: others are ignored
+            // (RFC 9000 §12.2), so one datagram cannot mix two of our IDs (and two paths' identities).
             let end = header.packetEnd
+            if let firstDestination, header.destinationConnectionID != firstDestination {
+                counters.packetsDropped += 1
+                offset = end
+                continue
+            }
+            firstDestination = header.destinationConnectionID
             let receivedBefore = counters.packetsReceived
             processPacket(header, start: offset, datagram: &datagram, ecn: ecn, now: now)
             if counters.packetsReceived > receivedBefore {
