@@ -88,6 +88,8 @@ public final class OpenSSLCryptoProvider: CryptoProvider, @unchecked Sendable {
         self.identity = identity
         self.acceptedALPNs = acceptedALPNs
         self.cipherSuites = cipherSuites
+        // Process-wide and once: peer Ed25519 keys skip OpenSSL 3.0's per-certificate decoder lookup.
+        _ = Ed25519PeerKeyPath.isActive
         let clientContext = try Self.makeContext(
             side: .client, identity: identity, cipherSuites: cipherSuites, groups: keyExchangeGroups)
         let serverContext: OpaquePointer
