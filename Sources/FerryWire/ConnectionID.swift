@@ -66,9 +66,16 @@ public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
         precondition(length >= 0 && length <= maxLength, "connection ID length must be 0…20")
         var id = ConnectionID()
         id.length = UInt8(length)
+        // One 64-bit draw per 8 bytes: with the system generator every draw is a getrandom call.
         Swift.withUnsafeMutableBytes(of: &id.storage) { destination in
-            for index in 0..<length {
-                destination[index] = UInt8.random(in: 0...255, using: &generator)
+            var index = 0
+            while index < length {
+                var word = generator.next()
+                for _ in 0..<8 where index < length {
+                    destination[index] = UInt8(truncatingIfNeeded: word)
+                    word >>= 8
+                    index += 1
+                }
             }
         }
         return id

@@ -54,6 +54,9 @@ final class OpenSSLHandshakeSession: HandshakeSession {
     private var readLevel: EncryptionLevel = .initial
     /// Record protection for incoming bytes, per level (index = level raw value); nil at Initial.
     private var readSealers: [TLSRecordSealer?] = [nil, nil, nil]
+    /// Peer secrets whose sealer is made on the first bytes at that level: the 1-RTT one is almost never needed
+    /// (no tickets, and QUIC forbids KeyUpdate), so most handshakes skip its key derivation and cipher setup.
+    private var pendingReadSecrets: [[UInt8]?] = [nil, nil, nil]
     /// Reused scratch space for framed records.
     private var recordBuffer: [UInt8] = []
 
@@ -124,6 +127,7 @@ final class OpenSSLHandshakeSession: HandshakeSession {
     }
 
     deinit {
+        for index in pendingReadSecrets.indices { Self.erase(&pendingReadSecrets[index]) }
         SSL_set_ex_data(ssl, openSSLSessionExDataIndex, nil)
         SSL_free(ssl)
         parametersAllocation.deallocate()
@@ -147,7 +151,7 @@ final class OpenSSLHandshakeSession: HandshakeSession {
                 reason: "CRYPTO data at the \(level) level while TLS reads at the \(readLevel) level"))
         }
         recordBuffer.removeAll(keepingCapacity: true)
-        if let sealer = readSealers[level.rawValue] {
+        if let sealer = try readSealer(for: level) {
             do {
                 try sealer.appendProtectedRecords(of: cryptoData, to: &recordBuffer)
             } catch {
@@ -181,6 +185,28 @@ final class OpenSSLHandshakeSession: HandshakeSession {
             eventHead = 0
         }
         return event
+    }
+
+    /// The record protection for incoming bytes at `level`, made from the pending secret on first use; nil at
+    /// Initial.
+    private func readSealer(for level: EncryptionLevel) throws(HandshakeError) -> TLSRecordSealer? {
+        if let sealer = readSealers[level.rawValue] { return sealer }
+        guard let secret = pendingReadSecrets[level.rawValue], let suite = cipherSuite else { return nil }
+        defer { Self.erase(&pendingReadSecrets[level.rawValue]) }
+        do {
+            let sealer = try TLSRecordSealer(cipherSuite: suite, secret: secret)
+            readSealers[level.rawValue] = sealer
+            return sealer
+        } catch {
+            throw fail(HandshakeError(alert: HandshakeError.internalError, reason: "record protection: \(error)"))
+        }
+    }
+
+    /// Overwrites a kept secret before dropping it.
+    private static func erase(_ secret: inout [UInt8]?) {
+        guard var bytes = secret else { return }
+        secret = nil
+        for index in bytes.indices { bytes[index] = 0 }
     }
 
     // MARK: Driving OpenSSL
@@ -297,7 +323,8 @@ final class OpenSSLHandshakeSession: HandshakeSession {
                 writeLevel = level
                 events.append(.writeKeys(protector, level: level))
             } else {
-                readSealers[level.rawValue] = try TLSRecordSealer(cipherSuite: suite, secret: secret)
+                Self.erase(&pendingReadSecrets[level.rawValue])
+                pendingReadSecrets[level.rawValue] = secret
                 readLevel = level
                 events.append(.readKeys(protector, level: level))
             }
