@@ -37,7 +37,7 @@ public final class Connection: Sendable {
 
     deinit {
         let handle = self.handle
-        core.driver.send { $0.connectionReleased(handle) }
+        core.driver.sendFromDeinit { $0.connectionReleased(handle) }
     }
 
     var driver: NIOLoopBound<EndpointDriver> { core.driver }
@@ -47,28 +47,28 @@ public final class Connection: Sendable {
     /// Opens a bidirectional stream (RFC 9000 §2.1), waiting while the peer's stream limit is reached.
     ///
     /// The peer learns of the stream when the first bytes (or FIN) arrive, as in every QUIC stack.
-    public func openBidirectionalStream() async throws(ConnectionError) -> (SendStream, ReceiveStream) {
+    nonisolated(nonsending) public func openBidirectionalStream() async throws(ConnectionError) -> (SendStream, ReceiveStream) {
         let stream = try await openStream(bidirectional: true)
         return (SendStream(connection: self, id: stream), ReceiveStream(connection: self, id: stream))
     }
 
     /// Opens a unidirectional stream, waiting while the peer's stream limit is reached.
-    public func openUnidirectionalStream() async throws(ConnectionError) -> SendStream {
+    nonisolated(nonsending) public func openUnidirectionalStream() async throws(ConnectionError) -> SendStream {
         SendStream(connection: self, id: try await openStream(bidirectional: false))
     }
 
     /// Waits for the peer to open a bidirectional stream.
-    public func acceptBidirectionalStream() async throws(ConnectionError) -> (SendStream, ReceiveStream) {
+    nonisolated(nonsending) public func acceptBidirectionalStream() async throws(ConnectionError) -> (SendStream, ReceiveStream) {
         let stream = try await acceptStream(bidirectional: true)
         return (SendStream(connection: self, id: stream), ReceiveStream(connection: self, id: stream))
     }
 
     /// Waits for the peer to open a unidirectional stream.
-    public func acceptUnidirectionalStream() async throws(ConnectionError) -> ReceiveStream {
+    nonisolated(nonsending) public func acceptUnidirectionalStream() async throws(ConnectionError) -> ReceiveStream {
         ReceiveStream(connection: self, id: try await acceptStream(bidirectional: false))
     }
 
-    private func openStream(bidirectional: Bool) async throws(ConnectionError) -> StreamID {
+    nonisolated(nonsending) private func openStream(bidirectional: Bool) async throws(ConnectionError) -> StreamID {
         let handle = self.handle
         let token = WaiterToken()
         return try await driver.performCancellable { driver, resumer in
@@ -78,7 +78,7 @@ public final class Connection: Sendable {
         }.get()
     }
 
-    private func acceptStream(bidirectional: Bool) async throws(ConnectionError) -> StreamID {
+    nonisolated(nonsending) private func acceptStream(bidirectional: Bool) async throws(ConnectionError) -> StreamID {
         let handle = self.handle
         let token = WaiterToken()
         return try await driver.performCancellable { driver, resumer in
@@ -91,13 +91,13 @@ public final class Connection: Sendable {
     // MARK: Datagrams
 
     /// Sends an unreliable datagram (RFC 9221); it may be lost and is never retransmitted.
-    public func sendDatagram(_ bytes: [UInt8]) async throws(DatagramError) {
+    nonisolated(nonsending) public func sendDatagram(_ bytes: [UInt8]) async throws(DatagramError) {
         let handle = self.handle
         try await driver.compute { $0.sendDatagram(handle, bytes: bytes) }.get()
     }
 
     /// Waits for the next unreliable datagram from the peer (RFC 9221).
-    public func receiveDatagram() async throws(ConnectionError) -> [UInt8] {
+    nonisolated(nonsending) public func receiveDatagram() async throws(ConnectionError) -> [UInt8] {
         let handle = self.handle
         let token = WaiterToken()
         return try await driver.performCancellable { driver, resumer in

@@ -7,14 +7,17 @@ import NIOCore
 final class EndpointCore: Sendable {
     let driver: NIOLoopBound<EndpointDriver>
     let channel: any Channel
+    /// The driver's loop as a task executor (`Endpoint.taskExecutor`).
+    let loopExecutor: LoopTaskExecutor
 
     init(driver: NIOLoopBound<EndpointDriver>, channel: any Channel) {
         self.driver = driver
         self.channel = channel
+        self.loopExecutor = LoopTaskExecutor(eventLoop: driver.eventLoop)
     }
 
     deinit {
         let driver = self.driver
-        driver.send { $0.close(resumer: nil) }
+        driver.sendFromDeinit { $0.close(resumer: nil) }
     }
 }

@@ -97,6 +97,11 @@ extension EndpointDriver {
         return .success((runtime, connection))
     }
 
+    /// The runtime for a stream command, or the stream error to report when the connection is gone.
+    private func streamRuntime(_ handle: ConnectionHandle) -> Result<ConnectionRuntime, StreamError> {
+        lookup(handle).map(\.0).mapError { .connectionLost($0) }
+    }
+
     // MARK: Opening and accepting streams
 
     func openStream(
@@ -162,68 +167,109 @@ extension EndpointDriver {
 
     // MARK: Sending
 
+    /// Starts a write of `bytes[offset...]`; `offset` is where a `writeNow` that could not finish stopped.
     func write(
         _ handle: ConnectionHandle,
         stream: StreamID,
         bytes: [UInt8],
+        offset: Int = 0,
         finish: Bool,
         resumer: Resumer<Result<Void, StreamError>>
     ) {
+        switch startWrite(handle, stream: stream) {
+        case .failure(let error):
+            resumer.resume(returning: .failure(error))
+        case .success(let runtime):
+            continueWrite(
+                runtime: runtime,
+                stream: stream,
+                write: PendingWrite(bytes: bytes, offset: offset, finish: finish, resumer: resumer)
+            )
+        }
+    }
+
+    /// The fast path for a caller already on the loop: feeds the write at once and returns its result, or nil
+    /// (with `offset` advanced) when the stream cannot take all of it yet and the caller must park with `write`.
+    func writeNow(
+        _ handle: ConnectionHandle,
+        stream: StreamID,
+        bytes: [UInt8],
+        offset: inout Int,
+        finish: Bool
+    ) -> Result<Void, StreamError>? {
+        switch startWrite(handle, stream: stream) {
+        case .failure(let error): return .failure(error)
+        case .success(let runtime):
+            return feedWrite(runtime: runtime, stream: stream, bytes: bytes, offset: &offset, finish: finish)
+        }
+    }
+
+    /// The checks before a new write: the connection is usable, the peer has not stopped the stream, and no
+    /// other write is in progress on it.
+    private func startWrite(_ handle: ConnectionHandle, stream: StreamID) -> Result<ConnectionRuntime, StreamError> {
         let runtime: ConnectionRuntime
-        switch lookup(handle) {
-        case .failure(let error): return resumer.resume(returning: .failure(.connectionLost(error)))
-        case .success(let found): runtime = found.0
+        switch streamRuntime(handle) {
+        case .failure(let error): return .failure(error)
+        case .success(let found): runtime = found
         }
-        if let error = runtime.peerStreamErrors[stream], case .stopped = error {
+        if !runtime.peerStreamErrors.isEmpty, let error = runtime.peerStreamErrors[stream], case .stopped = error {
             runtime.peerStreamErrors.removeValue(forKey: stream)
-            return resumer.resume(returning: .failure(error))
+            return .failure(error)
         }
-        guard runtime.pendingWrites[stream] == nil else {
-            return resumer.resume(returning: .failure(.concurrentOperation))
-        }
-        continueWrite(
-            runtime: runtime,
-            stream: stream,
-            write: PendingWrite(bytes: bytes, offset: 0, finish: finish, resumer: resumer)
-        )
+        if !runtime.pendingWrites.isEmpty, runtime.pendingWrites[stream] != nil { return .failure(.concurrentOperation) }
+        return .success(runtime)
     }
 
     /// Feeds as much of `write` as the stream accepts; parks the rest until `streamWritable`.
     func continueWrite(runtime: ConnectionRuntime, stream: StreamID, write: PendingWrite) {
-        guard let connection = transport.connection(runtime.handle) else {
-            return write.resumer.resume(returning: .failure(.connectionLost(runtime.closedError ?? .endpointClosed)))
-        }
         var write = write
-        let result: Result<Int, StreamError> = write.bytes.withUnsafeBytes { all in
-            let remaining = UnsafeRawBufferPointer(rebasing: all[write.offset...])
+        if let result = feedWrite(
+            runtime: runtime, stream: stream, bytes: write.bytes, offset: &write.offset, finish: write.finish)
+        {
+            write.resumer.resume(returning: result)
+        } else {
+            runtime.pendingWrites[stream] = write
+        }
+    }
+
+    /// Hands `bytes[offset...]` to the stream, advancing `offset`, and sends FIN once all are in when `finish`.
+    /// Returns the write's result once it is complete or failed, nil while the stream's buffer is full.
+    private func feedWrite(
+        runtime: ConnectionRuntime,
+        stream: StreamID,
+        bytes: [UInt8],
+        offset: inout Int,
+        finish: Bool
+    ) -> Result<Void, StreamError>? {
+        guard let connection = transport.connection(runtime.handle) else {
+            return .failure(.connectionLost(runtime.closedError ?? .endpointClosed))
+        }
+        let start = offset
+        let result: Result<Int, StreamError> = bytes.withUnsafeBytes { all in
+            let remaining = UnsafeRawBufferPointer(rebasing: all[start...])
             do {
                 return .success(try connection.write(stream, remaining))
             } catch {
                 return .failure(streamError(error, runtime: runtime, stream: stream))
             }
         }
+        let accepted: Int
         switch result {
-        case .failure(let error):
-            write.resumer.resume(returning: .failure(error))
-        case .success(let accepted):
-            write.offset += accepted
-            if write.offset >= write.bytes.count {
-                if write.finish {
-                    do {
-                        try connection.finish(stream)
-                        runtime.sendSidesDone.insert(stream)
-                    } catch {
-                        write.resumer.resume(returning: .failure(streamError(error, runtime: runtime, stream: stream)))
-                        scheduleDrive()
-                        return
-                    }
-                }
-                write.resumer.resume(returning: .success(()))
-            } else {
-                runtime.pendingWrites[stream] = write
-            }
-            if accepted > 0 || write.finish { scheduleDrive() }
+        case .failure(let error): return .failure(error)
+        case .success(let count): accepted = count
         }
+        offset += accepted
+        if accepted > 0 || finish { scheduleDrive() }
+        guard offset >= bytes.count else { return nil }
+        if finish {
+            do {
+                try connection.finish(stream)
+            } catch {
+                return .failure(streamError(error, runtime: runtime, stream: stream))
+            }
+            runtime.sendSidesDone.insert(stream)
+        }
+        return .success(())
     }
 
     func cancelWrite(_ handle: ConnectionHandle, stream: StreamID) {
@@ -237,7 +283,7 @@ extension EndpointDriver {
         case .failure(let error): return .failure(.connectionLost(error))
         case .success(let found): (runtime, connection) = found
         }
-        guard runtime.pendingWrites[stream] == nil else { return .failure(.concurrentOperation) }
+        if !runtime.pendingWrites.isEmpty, runtime.pendingWrites[stream] != nil { return .failure(.concurrentOperation) }
         do {
             try connection.finish(stream)
         } catch {
@@ -279,7 +325,7 @@ extension EndpointDriver {
             try? connection.finish(stream)
             scheduleDrive()
         }
-        runtime.peerStreamErrors.removeValue(forKey: stream)
+        if !runtime.peerStreamErrors.isEmpty { runtime.peerStreamErrors.removeValue(forKey: stream) }
     }
 
     // MARK: Receiving
@@ -290,37 +336,69 @@ extension EndpointDriver {
         maxLength: Int,
         resumer: Resumer<Result<[UInt8]?, StreamError>>
     ) {
-        let runtime: ConnectionRuntime
-        switch lookup(handle) {
-        case .failure(let error): return resumer.resume(returning: .failure(.connectionLost(error)))
-        case .success(let found): runtime = found.0
+        switch startRead(handle, stream: stream) {
+        case .failure(let error):
+            resumer.resume(returning: .failure(error))
+        case .success(let runtime):
+            attemptRead(runtime: runtime, stream: stream, waiter: ReadWaiter(maxLength: maxLength, resumer: resumer))
         }
-        guard runtime.readWaiters[stream] == nil else { return resumer.resume(returning: .failure(.concurrentOperation)) }
-        attemptRead(runtime: runtime, stream: stream, waiter: ReadWaiter(maxLength: maxLength, resumer: resumer))
+    }
+
+    /// The fast path for a caller already on the loop: the read's result if data, the end or an error is there
+    /// now, nil when the caller must park with `read`.
+    func readNow(_ handle: ConnectionHandle, stream: StreamID, maxLength: Int) -> Result<[UInt8]?, StreamError>? {
+        switch startRead(handle, stream: stream) {
+        case .failure(let error): return .failure(error)
+        case .success(let runtime): return readAvailable(runtime: runtime, stream: stream, maxLength: maxLength)
+        }
+    }
+
+    /// The checks before a read: the connection is usable and no other read is waiting on the stream.
+    private func startRead(_ handle: ConnectionHandle, stream: StreamID) -> Result<ConnectionRuntime, StreamError> {
+        let runtime: ConnectionRuntime
+        switch streamRuntime(handle) {
+        case .failure(let error): return .failure(error)
+        case .success(let found): runtime = found
+        }
+        if !runtime.readWaiters.isEmpty, runtime.readWaiters[stream] != nil { return .failure(.concurrentOperation) }
+        return .success(runtime)
     }
 
     /// Reads now if data (or the end) is available; otherwise parks the waiter until `streamReadable`.
     func attemptRead(runtime: ConnectionRuntime, stream: StreamID, waiter: ReadWaiter) {
+        if let result = readAvailable(runtime: runtime, stream: stream, maxLength: waiter.maxLength) {
+            waiter.resumer.resume(returning: result)
+        } else {
+            runtime.readWaiters[stream] = waiter
+        }
+    }
+
+    /// The next bytes, the end (nil) or the stream's error; nil (no result) while nothing is there yet.
+    private func readAvailable(
+        runtime: ConnectionRuntime,
+        stream: StreamID,
+        maxLength: Int
+    ) -> Result<[UInt8]?, StreamError>? {
         guard let connection = transport.connection(runtime.handle) else {
-            return waiter.resumer.resume(returning: .failure(.connectionLost(runtime.closedError ?? .endpointClosed)))
+            return .failure(.connectionLost(runtime.closedError ?? .endpointClosed))
         }
         let result: FerryTransport.StreamReadResult
         do {
-            result = try connection.read(stream, maxLength: waiter.maxLength)
+            result = try connection.read(stream, maxLength: maxLength)
         } catch {
             runtime.receiveSidesDone.insert(stream)
-            return waiter.resumer.resume(returning: .failure(streamError(error, runtime: runtime, stream: stream)))
+            return .failure(streamError(error, runtime: runtime, stream: stream))
         }
         switch result {
         case .data(let bytes):
-            waiter.resumer.resume(returning: .success(bytes))
             // Reading may open flow-control credit (MAX_STREAM_DATA / MAX_DATA, RFC 9000 §4.2).
             scheduleDrive()
+            return .success(bytes)
         case .finished:
             runtime.receiveSidesDone.insert(stream)
-            waiter.resumer.resume(returning: .success(nil))
+            return .success(nil)
         case .blocked:
-            runtime.readWaiters[stream] = waiter
+            return nil
         }
     }
 
@@ -343,12 +421,14 @@ extension EndpointDriver {
             try? connection.stopSending(stream, errorCode: 0)
             scheduleDrive()
         }
-        runtime.peerStreamErrors.removeValue(forKey: stream)
+        if !runtime.peerStreamErrors.isEmpty { runtime.peerStreamErrors.removeValue(forKey: stream) }
     }
 
     /// Maps a transport stream error, preferring a pending peer RESET_STREAM / STOP_SENDING code.
     private func streamError(_ error: any Error, runtime: ConnectionRuntime, stream: StreamID) -> StreamError {
-        if let peerError = runtime.peerStreamErrors.removeValue(forKey: stream) { return peerError }
+        if !runtime.peerStreamErrors.isEmpty, let peerError = runtime.peerStreamErrors.removeValue(forKey: stream) {
+            return peerError
+        }
         if let closed = runtime.closedError { return .connectionLost(closed) }
         return StreamError(transportError: error)
     }

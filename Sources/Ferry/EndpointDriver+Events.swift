@@ -23,6 +23,7 @@ extension EndpointDriver {
         logger.trace("event", metadata: ["handle": "\(runtime.handle)", "event": "\(event)"])
         switch event {
         case .handshakeCompleted:
+            isHandshakeFlushDue = true
             handshakeCompleted(runtime)
         case .streamOpened(let stream):
             streamOpened(stream, runtime: runtime)

@@ -15,7 +15,8 @@ import Darwin
 /// receive and command → transport → `pollTransmit` → batched write on send).
 ///
 /// - Receive: NIO reads a batch with `recvmmsg`; each datagram goes to `handle(datagram:from:now:)`, and after
-///   the batch (`channelReadComplete`) the driver drains events once and flushes transmits once.
+///   the batch (`channelReadComplete`) the driver drains events once and flushes transmits once, in a drive queued
+///   behind the tasks those events resumed.
 /// - Send: `pollTransmit` writes straight into one ByteBuffer per batch (no per-datagram allocation); the
 ///   datagrams are written as slices of it and flushed together. With UDP GSO (Linux, `UDP_SEGMENT`) the
 ///   transport hands back runs of equal-size datagrams to one peer, and each run goes out as one envelope with
@@ -53,7 +54,9 @@ final class EndpointDriver: ChannelInboundHandler {
     var isWritable = true
     /// Where (offset, size, destination, ECN, GSO segment size) each transmit of the current batch sits in the
     /// batch buffer; a transmit with a segment size is a run of datagrams sent as one GSO envelope.
-    var batchTransmits: [(offset: Int, size: Int, destination: SocketAddress, ecn: UInt8, segmentSize: Int?)] = []
+    var batchTransmits: [
+        (offset: Int, size: Int, destination: SocketAddress, peer: NetworkAddress, ecn: UInt8, segmentSize: Int?)
+    ] = []
     /// Datagrams per GSO run asked of the transport; 1 means GSO is off and every datagram is its own envelope.
     var gsoMaxSegments: Int
     /// Whether the next GSO write carries a promise, so a kernel that refuses `UDP_SEGMENT` turns GSO off.
@@ -62,7 +65,14 @@ final class EndpointDriver: ChannelInboundHandler {
     /// The batch buffer `pollTransmit` writes into, recycled across batches.
     var sendBuffer: ByteBuffer?
 
+    /// Where a received datagram is copied for the transport; its storage is reused (`handle(datagram:…)`).
+    var receiveScratch: [UInt8] = []
+    /// The largest datagram the local stack accepted per destination (EndpointDriver+SendErrors.swift).
+    var sendSizes = LocalSendSizes()
+
     // Drive scheduling.
+    /// A handshake completed while processing a receive batch: flush now rather than behind queued work.
+    var isHandshakeFlushDue = false
     var isDriveScheduled = false
     var isDriving = false
     var isDriveRequestedWhileDriving = false
@@ -200,8 +210,6 @@ final class EndpointDriver: ChannelInboundHandler {
             now = LoopClock.now()
             batchNow = now
         }
-        // The transport takes ownership of an array (its contract), so this copy is the one allocation per
-        // received datagram; the receive buffer itself is pooled by NIO.
         let ecn: UInt8
         switch envelope.metadata?.ecnState {
         case .some(.transportCapableFlag0): ecn = 0b10
@@ -215,18 +223,41 @@ final class EndpointDriver: ChannelInboundHandler {
             // A GRO run: equal-size datagrams back to back, the last possibly shorter.
             var data = envelope.data
             while data.readableBytes > 0,
-                let bytes = data.readBytes(length: min(segmentSize, data.readableBytes))
+                let datagram = data.readSlice(length: min(segmentSize, data.readableBytes))
             {
-                transport.handle(datagram: bytes, from: remote, ecn: ecn, now: now)
+                handle(datagram: datagram, from: remote, ecn: ecn, now: now)
             }
         } else {
-            transport.handle(datagram: Array(envelope.data.readableBytesView), from: remote, ecn: ecn, now: now)
+            handle(datagram: envelope.data, from: remote, ecn: ecn, now: now)
         }
+    }
+
+    /// Hands one datagram to the transport through `receiveScratch`, whose storage is reused for every datagram.
+    ///
+    /// The transport decrypts packets in place in a `[UInt8]` (RFC 9001 §5), so the bytes are copied out of
+    /// NIO's pooled receive buffer once; reusing the array makes that a `memcpy` without an allocation. If the
+    /// transport keeps the array (a packet buffered until its keys arrive, RFC 9001 §5.7), the next
+    /// `removeAll(keepingCapacity:)` sees shared storage and allocates afresh, so the kept copy stays intact.
+    private func handle(datagram: ByteBuffer, from remote: NetworkAddress, ecn: UInt8, now: Instant) {
+        receiveScratch.removeAll(keepingCapacity: true)
+        receiveScratch.append(contentsOf: datagram.readableBytesView)
+        transport.handle(datagram: &receiveScratch, from: remote, ecn: ecn, now: now)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         batchNow = nil
-        drive()
+        // Resume the tasks this batch's events concern first, and flush in a drive queued behind them: a task on
+        // the loop (`Endpoint.taskExecutor`) that answers at once then gets its reply into the same datagram as
+        // the ACK and any flow-control or MAX_STREAMS update, instead of the update going out alone first.
+        // A handshake that completed in this batch flushes at once: the client's Finished (and the server's
+        // HANDSHAKE_DONE) must not wait behind a hook decision or a close that could overtake it in the queue.
+        processEvents()
+        if isHandshakeFlushDue {
+            isHandshakeFlushDue = false
+            drive()
+        } else {
+            scheduleDrive()
+        }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -237,7 +268,8 @@ final class EndpointDriver: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // ICMP errors (ECONNREFUSED etc.) surface here; QUIC recovers through its own timers.
+        // ICMP errors (ECONNREFUSED etc.) surface here; QUIC recovers through its own timers. EMSGSIZE does not:
+        // NIO fails only the write's promise (EndpointDriver+SendErrors.swift).
         logger.debug("socket error", metadata: ["error": "\(error)"])
     }
 
@@ -262,7 +294,9 @@ final class EndpointDriver: ChannelInboundHandler {
         guard !isDriveScheduled else { return }
         isDriveScheduled = true
         let bound = loopBound
-        eventLoop.execute { bound.value.drive() }
+        // Queued twice, so the drive runs after the jobs already queued and after the jobs those start (a
+        // resumed task that spawns a child per stream, as servers do): their output shares one flush.
+        eventLoop.execute { bound.eventLoop.execute { bound.value.drive() } }
     }
 
     /// Drains events, flushes transmits and re-arms the timer: the one place output leaves the transport.
@@ -316,7 +350,7 @@ final class EndpointDriver: ChannelInboundHandler {
                 logger.debug("dropping datagram to unreachable address", metadata: ["to": "\(transmit.destination)"])
                 continue
             }
-            batchTransmits.append((offset, transmit.size, destination, transmit.ecn, segmentSize))
+            batchTransmits.append((offset, transmit.size, destination, transmit.destination, transmit.ecn, segmentSize))
         }
         defer { sendBuffer = buffer }
         guard !batchTransmits.isEmpty else { return false }
@@ -333,12 +367,13 @@ final class EndpointDriver: ChannelInboundHandler {
                 let metadata = AddressedEnvelope<ByteBuffer>.Metadata(
                     ecnState: ecnState, packetInfo: nil, segmentSize: segmentSize)
                 let envelope = AddressedEnvelope(remoteAddress: item.destination, data: slice, metadata: metadata)
-                context.write(wrapOutboundOut(envelope), promise: isGSOUnconfirmed ? makeGSOProbe() : nil)
+                let promise = isGSOUnconfirmed ? makeGSOProbe() : makeSendSizeProbe(size: segmentSize, to: item.peer)
+                context.write(wrapOutboundOut(envelope), promise: promise)
             } else {
                 let metadata: AddressedEnvelope<ByteBuffer>.Metadata? =
                     item.ecn & 0b11 == 0 ? nil : .init(ecnState: ecnState)
                 let envelope = AddressedEnvelope(remoteAddress: item.destination, data: slice, metadata: metadata)
-                context.write(wrapOutboundOut(envelope), promise: nil)
+                context.write(wrapOutboundOut(envelope), promise: makeSendSizeProbe(size: item.size, to: item.peer))
             }
         }
         let filled = datagrams >= batchLimit || buffer.writableBytes < Self.transmitBufferMinimum
@@ -351,10 +386,7 @@ final class EndpointDriver: ChannelInboundHandler {
     /// A promise for the first GSO write: success confirms the kernel takes `UDP_SEGMENT`; failure turns GSO off
     /// for good (the lost datagrams are recovered by QUIC loss detection, RFC 9002 §6).
     private func makeGSOProbe() -> EventLoopPromise<Void> {
-        let promise = eventLoop.makePromise(of: Void.self)
-        let bound = loopBound
-        promise.futureResult.whenComplete { result in
-            let driver = bound.value
+        makeWritePromise { driver, result in
             switch result {
             case .success:
                 driver.isGSOUnconfirmed = false
@@ -366,7 +398,6 @@ final class EndpointDriver: ChannelInboundHandler {
                 driver.isGSOUnconfirmed = false
             }
         }
-        return promise
     }
 
     /// Makes sure a callback fires no later than the transport's next deadline.

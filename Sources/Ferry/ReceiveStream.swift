@@ -18,17 +18,22 @@ public final class ReceiveStream: Sendable {
     deinit {
         let handle = connection.handle
         let stream = id
-        connection.driver.send { $0.receiveStreamReleased(handle, stream: stream) }
+        connection.driver.sendFromDeinit { $0.receiveStreamReleased(handle, stream: stream) }
     }
 
     /// Returns the next bytes (at most `maxLength`), suspending until some arrive; nil at the end of the stream.
     ///
     /// Throws `.reset(errorCode:)` if the peer abandoned the stream (RFC 9000 §3.2).
-    public func read(maxLength: Int = 1 << 20) async throws(StreamError) -> [UInt8]? {
+    nonisolated(nonsending) public func read(maxLength: Int = 1 << 20) async throws(StreamError) -> [UInt8]? {
         let handle = connection.handle
         let stream = id
         let limit = max(1, maxLength)
-        return try await connection.driver.performCancellable { driver, resumer in
+        let loop = connection.driver
+        if loop.eventLoop.inEventLoop, let result = loop.value.readNow(handle, stream: stream, maxLength: limit) {
+            // On the loop with data (or the end) already there: no continuation, no cancellation handler.
+            return try result.get()
+        }
+        return try await loop.performCancellable { driver, resumer in
             driver.read(handle, stream: stream, maxLength: limit, resumer: resumer)
         } onCancel: { driver in
             driver.cancelRead(handle, stream: stream)
@@ -36,7 +41,7 @@ public final class ReceiveStream: Sendable {
     }
 
     /// Reads until the end of the stream, failing with `.tooLong` beyond `limit` bytes.
-    public func readToEnd(limit: Int) async throws(StreamError) -> [UInt8] {
+    nonisolated(nonsending) public func readToEnd(limit: Int) async throws(StreamError) -> [UInt8] {
         var result: [UInt8] = []
         while let chunk = try await read(maxLength: max(1, limit - result.count + 1)) {
             result += chunk

@@ -32,8 +32,19 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("server-name"), help: "Accepted for quinn-perf compatibility and ignored.")
     var serverName: String?
 
+    @Option(help: "Where request code runs: loop (the endpoint's event loop, Endpoint.taskExecutor) or global (the shared concurrency pool).")
+    var executor: BenchExecutor = .loop
+
     @Flag(name: [.short, .long], help: "Debug logging on stderr.")
     var verbose = false
+
+    /// Runs `body` with `--executor`'s task executor preference (child tasks inherit it).
+    func onExecutor<T: Sendable>(of endpoint: Endpoint, _ body: () async -> T) async -> T {
+        if executor == .loop, #available(macOS 15.0, iOS 18.0, tvOS 18.0, watchOS 11.0, *) {
+            return await withTaskExecutorPreference(endpoint.taskExecutor, operation: body)
+        }
+        return await body()
+    }
 
     /// The identity from `--key`, or a fresh one.
     func loadIdentity() throws -> EndpointIdentity {
@@ -73,4 +84,11 @@ struct CommonOptions: ParsableArguments {
         default: throw ValidationError("unknown --cipher \(cipher) (aes128gcm|aes256gcm|chacha20|any)")
         }
     }
+}
+
+/// `--executor`: whether request code prefers the endpoint's event loop (`Endpoint.taskExecutor`) or runs on
+/// the global concurrency pool; the A/B switch for the cost of a thread handoff per stream call.
+enum BenchExecutor: String, ExpressibleByArgument, Sendable {
+    case loop
+    case global
 }

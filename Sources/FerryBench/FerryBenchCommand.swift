@@ -44,7 +44,8 @@ struct FerryBenchCommand: AsyncParsableCommand {
                 hooks: try makeBenchHooks(count: hooks, allow: allow)
             )
             printLine("listening \(endpoint.address)")
-            await PerfServer(endpoint: endpoint, logger: configuration.logger).run()
+            let server = PerfServer(endpoint: endpoint, logger: configuration.logger)
+            await common.onExecutor(of: endpoint) { await server.run() }
         }
     }
 
@@ -78,7 +79,7 @@ struct FerryBenchCommand: AsyncParsableCommand {
             let target = try EndpointAddress(parsing: connect)
             let endpoint = try await bindClient(common: common, target: target)
             let streams = max(1, streams)
-            let report = await PerfClient(
+            let client = PerfClient(
                 endpoint: endpoint,
                 target: target,
                 download: download.value,
@@ -88,7 +89,8 @@ struct FerryBenchCommand: AsyncParsableCommand {
                 connections: max(1, connections),
                 duration: duration,
                 verbose: common.verbose
-            ).run()
+            )
+            let report = await common.onExecutor(of: endpoint) { await client.run() }
             await endpoint.close()
             printLine(report.json)
             if report.tally.errors > 0 { throw ExitCode(1) }
@@ -119,13 +121,14 @@ struct FerryBenchCommand: AsyncParsableCommand {
             let target = try EndpointAddress(parsing: connect)
             let endpoint = try await bindClient(
                 common: common, target: target, keepAlive: hold, hooks: try makeBenchHooks(count: hooks, allow: []))
-            let (report, held) = await HandshakeBench(
+            let bench = HandshakeBench(
                 endpoint: endpoint,
                 target: target,
                 count: count,
                 concurrency: concurrency,
                 hold: hold
-            ).run()
+            )
+            let (report, held) = await common.onExecutor(of: endpoint) { await bench.run() }
             printLine(report.json)
             if hold {
                 printError("holding \(held.count) connections open (keep-alive 5 s); kill to exit")

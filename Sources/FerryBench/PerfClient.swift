@@ -123,7 +123,7 @@ struct PerfClient {
         return Report(connections: established.count, tally: tally, seconds: seconds)
     }
 
-    private func runWorker(
+    nonisolated(nonsending) private func runWorker(
         connection: Connection,
         share: UInt64,
         deadline: ContinuousClock.Instant?,
@@ -153,7 +153,7 @@ struct PerfClient {
     }
 
     /// One perf request on a new stream; returns the bytes received after checking every one of them.
-    static func request(connection: Connection, download: UInt64, upload: UInt64) async throws(PerfRequestError)
+    nonisolated(nonsending) static func request(connection: Connection, download: UInt64, upload: UInt64) async throws(PerfRequestError)
         -> UInt64
     {
         let send: SendStream
@@ -199,7 +199,7 @@ struct PerfClient {
 
     /// Writes `prefix` then `count` pattern bytes, reusing the shared chunk so large sends do not copy.
     /// With `finish`, the last write also sends FIN (one event-loop hop fewer per request).
-    static func sendPattern(_ send: SendStream, prefix: [UInt8], count: UInt64, finish: Bool) async throws(StreamError) {
+    nonisolated(nonsending) static func sendPattern(_ send: SendStream, prefix: [UInt8], count: UInt64, finish: Bool) async throws(StreamError) {
         let first = Int(min(count, UInt64(PerfPattern.chunkSize)))
         var remaining = count - UInt64(first)
         if !prefix.isEmpty || first > 0 || finish {

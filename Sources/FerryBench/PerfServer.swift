@@ -52,7 +52,7 @@ struct PerfServer {
     }
 
     /// One perf request: read N and the upload (checking it), then send N pattern bytes and FIN.
-    static func answer(send: SendStream, receive: ReceiveStream) async throws(StreamError) {
+    nonisolated(nonsending) static func answer(send: SendStream, receive: ReceiveStream) async throws(StreamError) {
         var header: [UInt8] = []
         var checker = PatternChecker()
         while header.count < 8 {
@@ -82,7 +82,7 @@ struct PerfServer {
     }
 
     /// `echo/1`: send every byte back, then FIN.
-    static func echo(send: SendStream, receive: ReceiveStream) async throws(StreamError) {
+    nonisolated(nonsending) static func echo(send: SendStream, receive: ReceiveStream) async throws(StreamError) {
         while let chunk = try await receive.read(maxLength: 1 << 20) {
             try await send.write(chunk)
         }

@@ -71,6 +71,13 @@ public final class TransportEndpoint {
     /// else. Bad input never throws: it is dropped and counted.
     public func handle(datagram: consuming [UInt8], from remote: NetworkAddress, ecn: UInt8 = 0, now: Instant) {
         var datagram = datagram
+        handle(datagram: &datagram, from: remote, ecn: ecn, now: now)
+    }
+
+    /// Like `handle(datagram:from:ecn:now:)`, but leaves the array with the caller, which may reuse its storage
+    /// for the next datagram (the runtime's receive path does, to avoid an allocation per datagram). Packets are
+    /// decrypted in place, so the contents afterwards are unspecified.
+    public func handle(datagram: inout [UInt8], from remote: NetworkAddress, ecn: UInt8 = 0, now: Instant) {
         let cidLength = context.config.connectionIDLength
         guard let destination = try? PacketHeader.destinationConnectionID(
             in: datagram, shortHeaderConnectionIDLength: cidLength)
