@@ -8,13 +8,20 @@ import XCTest
 final class Ed25519PeerKeyPathTests: XCTestCase {
     let alpn = Array("ferry/1".utf8)
 
-    /// The certificate key of a fresh identity, parsed as a peer's certificate is. The caller frees the X509.
-    func parsePeerCertificate(of identity: EndpointIdentity) throws -> OpaquePointer {
+    /// Runs `body` with a fresh identity, its certificate parsed as a peer's certificate is, and that
+    /// certificate's key (owned by the certificate, which is freed afterwards).
+    func withPeerCertificate(
+        _ body: (_ identity: EndpointIdentity, _ certificate: OpaquePointer, _ key: OpaquePointer) throws -> Void
+    ) throws {
+        XCTAssertTrue(Ed25519PeerKeyPath.isActive)
+        let identity = EndpointIdentity.generate()
         let der = try identity.makeSelfSignedCertificate()
-        return try XCTUnwrap(der.withUnsafeBufferPointer { bytes -> OpaquePointer? in
+        let certificate = try XCTUnwrap(der.withUnsafeBufferPointer { bytes -> OpaquePointer? in
             var cursor = bytes.baseAddress
             return d2i_X509(nil, &cursor, bytes.count)
         })
+        defer { X509_free(certificate) }
+        try body(identity, certificate, try XCTUnwrap(X509_get0_pubkey(certificate)))
     }
 
     /// EVP_DigestVerify with `key`, as OpenSSL checks a CertificateVerify.
@@ -28,41 +35,35 @@ final class Ed25519PeerKeyPathTests: XCTestCase {
     }
 
     func testCertificateKeysAreDecodedWithoutTheProviderLookup() throws {
-        XCTAssertTrue(Ed25519PeerKeyPath.isActive)
-        let identity = EndpointIdentity.generate()
-        let certificate = try parsePeerCertificate(of: identity)
-        defer { X509_free(certificate) }
-        let key = try XCTUnwrap(X509_get0_pubkey(certificate))
-        XCTAssertNil(EVP_PKEY_get0_provider(key), "an engine-claimed key is a legacy (non-provider) key")
-        XCTAssertEqual(EVP_PKEY_get_base_id(key), EVP_PKEY_ED25519)
-        var raw = [UInt8](repeating: 0, count: 32)
-        var rawLength = raw.count
-        XCTAssertEqual(EVP_PKEY_get_raw_public_key(key, &raw, &rawLength), 1)
-        XCTAssertEqual(raw, identity.id.rawValue)
-        XCTAssertEqual(X509_verify(certificate, key), 1, "the self-signature verifies on the engine path")
+        try withPeerCertificate { identity, certificate, key in
+            XCTAssertNil(EVP_PKEY_get0_provider(key), "an engine-claimed key is a legacy (non-provider) key")
+            XCTAssertEqual(EVP_PKEY_get_base_id(key), EVP_PKEY_ED25519)
+            var raw = [UInt8](repeating: 0, count: 32)
+            var rawLength = raw.count
+            XCTAssertEqual(EVP_PKEY_get_raw_public_key(key, &raw, &rawLength), 1)
+            XCTAssertEqual(raw, identity.id.rawValue)
+            XCTAssertEqual(X509_verify(certificate, key), 1, "the self-signature verifies on the engine path")
+        }
     }
 
     func testEngineVerificationAcceptsOnlyTheGenuineSignature() throws {
-        XCTAssertTrue(Ed25519PeerKeyPath.isActive)
-        let identity = EndpointIdentity.generate()
-        let certificate = try parsePeerCertificate(of: identity)
-        defer { X509_free(certificate) }
-        let key = try XCTUnwrap(X509_get0_pubkey(certificate))
-        let message = Array(repeating: UInt8(0x20), count: 64) + Array("TLS 1.3, client CertificateVerify".utf8)
-            + [0] + Array(repeating: UInt8(7), count: 32)
-        let signature = identity.sign(message)
-        XCTAssertEqual(try digestVerify(key: key, signature: signature, message: message), 1)
+        try withPeerCertificate { identity, _, key in
+            let message = Array(repeating: UInt8(0x20), count: 64) + Array("TLS 1.3, client CertificateVerify".utf8)
+                + [0] + Array(repeating: UInt8(7), count: 32)
+            let signature = identity.sign(message)
+            XCTAssertEqual(try digestVerify(key: key, signature: signature, message: message), 1)
 
-        var flipped = signature
-        flipped[10] ^= 0x01
-        XCTAssertNotEqual(try digestVerify(key: key, signature: flipped, message: message), 1)
-        var otherMessage = message
-        otherMessage[message.count - 1] ^= 0x01
-        XCTAssertNotEqual(try digestVerify(key: key, signature: signature, message: otherMessage), 1)
-        let foreign = EndpointIdentity.generate().sign(message)
-        XCTAssertNotEqual(try digestVerify(key: key, signature: foreign, message: message), 1)
-        XCTAssertNotEqual(try digestVerify(key: key, signature: Array(signature.dropLast()), message: message), 1)
-        XCTAssertNotEqual(try digestVerify(key: key, signature: signature + [0], message: message), 1)
+            var flipped = signature
+            flipped[10] ^= 0x01
+            XCTAssertNotEqual(try digestVerify(key: key, signature: flipped, message: message), 1)
+            var otherMessage = message
+            otherMessage[message.count - 1] ^= 0x01
+            XCTAssertNotEqual(try digestVerify(key: key, signature: signature, message: otherMessage), 1)
+            let foreign = EndpointIdentity.generate().sign(message)
+            XCTAssertNotEqual(try digestVerify(key: key, signature: foreign, message: message), 1)
+            XCTAssertNotEqual(try digestVerify(key: key, signature: Array(signature.dropLast()), message: message), 1)
+            XCTAssertNotEqual(try digestVerify(key: key, signature: signature + [0], message: message), 1)
+        }
     }
 
     /// Flips one bit in the signature of the CertificateVerify message (type 15) in `flight`.

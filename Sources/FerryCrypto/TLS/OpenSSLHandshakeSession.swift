@@ -54,8 +54,9 @@ final class OpenSSLHandshakeSession: HandshakeSession {
     private var readLevel: EncryptionLevel = .initial
     /// Record protection for incoming bytes, per level (index = level raw value); nil at Initial.
     private var readSealers: [TLSRecordSealer?] = [nil, nil, nil]
-    /// Peer secrets whose sealer is made on the first bytes at that level: the 1-RTT one is almost never needed
-    /// (no tickets, and QUIC forbids KeyUpdate), so most handshakes skip its key derivation and cipher setup.
+    /// Peer secrets whose sealer is made on the first bytes at that level: the 1-RTT one is needed only for
+    /// post-handshake messages (a NewSessionTicket from some peers; a Ferry peer sends none, and QUIC forbids
+    /// KeyUpdate), so most handshakes skip its key derivation and cipher setup.
     private var pendingReadSecrets: [[UInt8]?] = [nil, nil, nil]
     /// Reused scratch space for framed records.
     private var recordBuffer: [UInt8] = []
