@@ -96,6 +96,8 @@ extension Frame {
             return .handshakeDone
         case FrameType.datagram, FrameType.datagramWithLength:
             return try DatagramFrame.decodeBody(type: type, from: &reader)
+        case FrameType.observedAddressIPv4, FrameType.observedAddressIPv6:
+            return .observedAddress(try ObservedAddressFrame.decodeBody(type: type, from: &reader))
         default:
             throw .unknownFrameType(type)
         }

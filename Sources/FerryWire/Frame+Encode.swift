@@ -34,6 +34,8 @@ extension Frame {
             return close.encodedLength
         case .datagram(let data):
             return DatagramFrame.headerLength(length: data.count) + data.count
+        case .observedAddress(let frame):
+            return frame.encodedLength
         }
     }
 
@@ -82,6 +84,8 @@ extension Frame {
         case .datagram(let data):
             DatagramFrame.encodeHeader(length: data.count, into: &writer)
             writer.writeBytes(data)
+        case .observedAddress(let frame):
+            frame.encode(into: &writer)
         }
     }
 }

@@ -45,6 +45,9 @@ public enum Frame: Equatable, Sendable {
     case handshakeDone
     /// DATAGRAM (0x30/0x31): unreliable application data (RFC 9221 §4).
     case datagram(data: ArraySlice<UInt8>)
+    /// OBSERVED_ADDRESS (0x9f81a6 IPv4, 0x9f81a7 IPv6): the receiver's address as the sender sees it
+    /// (draft-ietf-quic-address-discovery-00 §4.1).
+    case observedAddress(ObservedAddressFrame)
 
     /// The frame type as it is encoded by `encode(into:)`.
     ///
@@ -76,6 +79,7 @@ public enum Frame: Equatable, Sendable {
             close.isApplicationError ? FrameType.connectionCloseApplication : FrameType.connectionCloseTransport
         case .handshakeDone: FrameType.handshakeDone
         case .datagram: FrameType.datagramWithLength
+        case .observedAddress(let frame): frame.frameType
         }
     }
 
@@ -169,4 +173,8 @@ public enum FrameType {
     public static let datagram: UInt64 = 0x30
     /// DATAGRAM with Length (RFC 9221 §4).
     public static let datagramWithLength: UInt64 = 0x31
+    /// OBSERVED_ADDRESS carrying an IPv4 address (draft-ietf-quic-address-discovery-00 §4.1).
+    public static let observedAddressIPv4: UInt64 = 0x9f81a6
+    /// OBSERVED_ADDRESS carrying an IPv6 address (draft-ietf-quic-address-discovery-00 §4.1).
+    public static let observedAddressIPv6: UInt64 = 0x9f81a7
 }

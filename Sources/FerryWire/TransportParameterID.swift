@@ -1,4 +1,4 @@
-/// Transport parameter identifiers (RFC 9000 §18.2, RFC 9221 §3).
+/// Transport parameter identifiers (RFC 9000 §18.2, RFC 9221 §3, draft-ietf-quic-address-discovery-00 §3).
 public enum TransportParameterID {
     /// original_destination_connection_id (RFC 9000 §18.2).
     public static let originalDestinationConnectionID: UInt64 = 0x00
@@ -36,6 +36,8 @@ public enum TransportParameterID {
     public static let retrySourceConnectionID: UInt64 = 0x10
     /// max_datagram_frame_size (RFC 9221 §3).
     public static let maxDatagramFrameSize: UInt64 = 0x20
+    /// address_discovery (draft-ietf-quic-address-discovery-00 §3).
+    public static let addressDiscovery: UInt64 = 0x9f81a176
 
     /// Whether only a server may send the parameter (RFC 9000 §18.2).
     @inlinable

@@ -57,10 +57,14 @@ extension TransportParameters {
             if let size = maxDatagramFrameSize {
                 integer(TransportParameterID.maxDatagramFrameSize, size, nil)
             }
+            if let mode = addressDiscovery {
+                integer(TransportParameterID.addressDiscovery, mode.rawValue, nil)
+            }
         }
     }
 
-    /// Decodes and validates the peer's parameters (RFC 9000 §7.4, §18.2; RFC 9221 §3).
+    /// Decodes and validates the peer's parameters (RFC 9000 §7.4, §18.2; RFC 9221 §3;
+    /// draft-ietf-quic-address-discovery-00 §3).
     ///
     /// Throws `WireError.invalidTransportParameter` (TRANSPORT_PARAMETER_ERROR) for malformed or out-of-range
     /// values, duplicates, and server-only parameters sent by a client. Unknown and GREASE ids (31 * N + 27) are
@@ -163,6 +167,13 @@ extension TransportParameters {
             retrySourceConnectionID = try connectionID()
         case TransportParameterID.maxDatagramFrameSize:
             maxDatagramFrameSize = try integer()
+        case TransportParameterID.addressDiscovery:
+            // Its id is above the 64 the duplicate bitmap covers, so duplicates are caught here (RFC 9000 §7.4).
+            guard addressDiscovery == nil else { throw invalid("duplicate") }
+            guard let mode = AddressDiscoveryMode(rawValue: try integer()) else {
+                throw invalid("address_discovery must be 0, 1 or 2")
+            }
+            addressDiscovery = mode
         default:
             break  // Unknown or GREASE parameter: ignored (RFC 9000 §18.1).
         }

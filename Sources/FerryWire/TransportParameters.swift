@@ -1,4 +1,5 @@
-/// The QUIC transport parameters one endpoint declares to the other (RFC 9000 §7.4, §18; RFC 9221 §3).
+/// The QUIC transport parameters one endpoint declares to the other (RFC 9000 §7.4, §18; RFC 9221 §3;
+/// draft-ietf-quic-address-discovery-00 §3).
 ///
 /// Exchanged inside the TLS handshake (the quic_transport_parameters extension, RFC 9001 §8.2). Every property
 /// defaults to the RFC default, so an absent parameter and a default one compare equal.
@@ -39,6 +40,9 @@ public struct TransportParameters: Equatable, Sendable {
     public var retrySourceConnectionID: ConnectionID?
     /// The largest DATAGRAM frame accepted; nil means DATAGRAM is not supported (RFC 9221 §3).
     public var maxDatagramFrameSize: UInt64?
+    /// Whether the endpoint provides and/or wants OBSERVED_ADDRESS frames; nil means it does not support address
+    /// discovery (draft-ietf-quic-address-discovery-00 §3).
+    public var addressDiscovery: AddressDiscoveryMode?
 
     /// Creates transport parameters, each defaulting to its RFC 9000 §18.2 default.
     public init(
@@ -49,7 +53,8 @@ public struct TransportParameters: Equatable, Sendable {
         initialMaxStreamsBidi: UInt64 = 0, initialMaxStreamsUni: UInt64 = 0, ackDelayExponent: UInt64 = 3,
         maxAckDelay: UInt64 = 25, disableActiveMigration: Bool = false, preferredAddress: PreferredAddress? = nil,
         activeConnectionIDLimit: UInt64 = 2, initialSourceConnectionID: ConnectionID? = nil,
-        retrySourceConnectionID: ConnectionID? = nil, maxDatagramFrameSize: UInt64? = nil
+        retrySourceConnectionID: ConnectionID? = nil, maxDatagramFrameSize: UInt64? = nil,
+        addressDiscovery: AddressDiscoveryMode? = nil
     ) {
         self.originalDestinationConnectionID = originalDestinationConnectionID
         self.maxIdleTimeout = maxIdleTimeout
@@ -69,5 +74,6 @@ public struct TransportParameters: Equatable, Sendable {
         self.initialSourceConnectionID = initialSourceConnectionID
         self.retrySourceConnectionID = retrySourceConnectionID
         self.maxDatagramFrameSize = maxDatagramFrameSize
+        self.addressDiscovery = addressDiscovery
     }
 }

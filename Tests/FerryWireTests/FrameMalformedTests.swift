@@ -13,7 +13,11 @@ final class FrameMalformedTests: XCTestCase {
                     _ = try Frame.decode(from: &reader)
                     XCTFail("prefix \(cut)/\(bytes.count) of \(frame) decoded")
                 } catch {
-                    if cut > 0 { XCTAssertEqual(error.transportErrorCode, 0x07, "\(frame) cut \(cut)") }
+                    // A cut inside a multi-byte frame type (OBSERVED_ADDRESS) is plain truncation; past it, the frame
+                    // is malformed.
+                    if cut >= VarInt.encodedLength(frame.frameType) {
+                        XCTAssertEqual(error.transportErrorCode, 0x07, "\(frame) cut \(cut)")
+                    }
                 }
             }
         }

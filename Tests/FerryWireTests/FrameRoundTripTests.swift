@@ -1,7 +1,8 @@
 import FerryWire
 import XCTest
 
-/// One sample of every frame type (RFC 9000 §19, RFC 9221 §4), shared with the malformed-input tests.
+/// One sample of every frame type (RFC 9000 §19, RFC 9221 §4, draft-ietf-quic-address-discovery-00 §4.1), shared
+/// with the malformed-input tests.
 let sampleFrames: [Frame] = {
     let payload = ArraySlice((0..<40).map { UInt8($0) })
     let id = ConnectionID([0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4] as [UInt8]) ?? .empty
@@ -44,6 +45,11 @@ let sampleFrames: [Frame] = {
         .handshakeDone,
         .datagram(data: payload.prefix(20)),
         .datagram(data: []),
+        .observedAddress(ObservedAddressFrame(sequenceNumber: 0, ipAddress: [192, 0, 2, 1], port: 4433)!),
+        .observedAddress(
+            ObservedAddressFrame(
+                sequenceNumber: 1 << 40, ipAddress: [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 7, count: 12),
+                port: 65535)!),
     ]
 }()
 

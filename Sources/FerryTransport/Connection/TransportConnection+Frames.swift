@@ -34,6 +34,10 @@ extension TransportConnection {
             confirmHandshake(now: now)
         case .datagram(let data):
             try handleDatagramFrame(data)
+        case .observedAddress(let observed):
+            // This side does not ask for address observations (draft-ietf-quic-address-discovery-00 §4.1).
+            throw TransportError(
+                .protocolViolation, frameType: observed.frameType, reason: "OBSERVED_ADDRESS without address discovery")
         }
     }
 
