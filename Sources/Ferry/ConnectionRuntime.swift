@@ -53,6 +53,8 @@ final class ConnectionRuntime {
     var isReleased = false
     /// Answers hook and monitor queries; created when the handshake completes (Hooks/EndpointDriver+Hooks.swift).
     var observer: ConnectionObserver?
+    /// This endpoint's address as the peer last reported it (draft-ietf-quic-address-discovery).
+    var observedAddress: NetworkAddress?
 
     /// Streams the peer opened that no task has accepted yet (bounded by our stream limits, RFC 9000 §4.6).
     var incomingBidirectional = CircularBuffer<StreamID>()

@@ -55,6 +55,8 @@ extension EndpointDriver {
             deliverDatagrams(runtime: runtime)
         case .pathsChanged:
             publishPathEvents(runtime)
+        case .observedAddressChanged(let address):
+            runtime.observedAddress = address
         case .closed(let reason):
             connectionClosed(runtime, reason: reason)
         }

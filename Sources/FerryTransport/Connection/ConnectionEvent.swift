@@ -21,6 +21,9 @@ public enum ConnectionEvent: Sendable, Equatable {
     case datagramReceived
     /// A path opened, was selected or closed; fetch the changes with `pollPathEvent()` (RFC 9000 §9).
     case pathsChanged
+    /// The peer reported a new address for this endpoint in an OBSERVED_ADDRESS frame; also readable as
+    /// `TransportConnection.observedAddress` (draft-ietf-quic-address-discovery-00 §4.1).
+    case observedAddressChanged(NetworkAddress)
     /// The connection is closed; no further events follow for it.
     case closed(ConnectionCloseReason)
 }

@@ -88,7 +88,7 @@ struct PathTable {
     /// The Destination Connection ID of the packet being processed.
     var currentLocalConnectionID: ConnectionID?
     /// Whether the packet being processed carried a frame other than PATH_CHALLENGE, PATH_RESPONSE,
-    /// NEW_CONNECTION_ID and PADDING (RFC 9000 §9.1).
+    /// NEW_CONNECTION_ID, OBSERVED_ADDRESS and PADDING (RFC 9000 §9.1).
     var currentPacketIsNonProbing = false
     /// Whether the packet being processed had the largest packet number so far (RFC 9000 §9.3).
     var currentPacketIsLargest = false
@@ -182,10 +182,11 @@ public enum MigrationError: Error, Sendable, Equatable {
 }
 
 extension Frame {
-    /// PATH_CHALLENGE, PATH_RESPONSE, NEW_CONNECTION_ID and PADDING are probing frames (RFC 9000 §9.1).
+    /// PATH_CHALLENGE, PATH_RESPONSE, NEW_CONNECTION_ID and PADDING are probing frames (RFC 9000 §9.1), and so is
+    /// OBSERVED_ADDRESS (draft-ietf-quic-address-discovery-00 §4.1).
     var isProbing: Bool {
         switch self {
-        case .padding, .pathChallenge, .pathResponse, .newConnectionID: true
+        case .padding, .pathChallenge, .pathResponse, .newConnectionID, .observedAddress: true
         default: false
         }
     }

@@ -35,9 +35,7 @@ extension TransportConnection {
         case .datagram(let data):
             try handleDatagramFrame(data)
         case .observedAddress(let observed):
-            // This side does not ask for address observations (draft-ietf-quic-address-discovery-00 §4.1).
-            throw TransportError(
-                .protocolViolation, frameType: observed.frameType, reason: "OBSERVED_ADDRESS without address discovery")
+            try handleObservedAddress(observed)
         }
     }
 
@@ -70,7 +68,7 @@ extension TransportConnection {
         switch frame {
         case .ack(let largestAcknowledged):
             space.received.onAckOfAck(largestAcknowledged: largestAcknowledged)
-        case .crypto, .handshakeDone, .ping, .pathResponse, .pathChallenge, .newToken, .datagram:
+        case .crypto, .handshakeDone, .ping, .pathResponse, .pathChallenge, .newToken, .datagram, .observedAddress:
             break
         case .newConnectionID, .retireConnectionID:
             break
@@ -99,6 +97,8 @@ extension TransportConnection {
                     peerConnectionIDs.pendingRetirements.append(sequenceNumber)
                 case .newToken:
                     onNewTokenLost()
+                case .observedAddress(let pathID, let sequenceNumber):
+                    onObservedAddressLost(pathID: pathID, sequenceNumber: sequenceNumber)
                 case .ack, .ping, .pathResponse, .pathChallenge, .datagram:
                     break
                 default:

@@ -24,6 +24,7 @@ extension TransportConnection {
         parameters.activeConnectionIDLimit = max(2, config.activeConnectionIDLimit)
         parameters.initialSourceConnectionID = sourceConnectionID
         parameters.maxDatagramFrameSize = config.maxDatagramFrameSize.map { UInt64($0) }
+        parameters.addressDiscovery = config.addressDiscovery.transportParameterValue
         if side == .server {
             parameters.originalDestinationConnectionID = originalDestinationConnectionID
             parameters.statelessResetToken = resetToken
@@ -136,6 +137,7 @@ extension TransportConnection {
         recovery.peerMaxAckDelay = .milliseconds(Int64(clamping: parameters.maxAckDelay))
         peerConnectionIDs.setInitialResetToken(parameters.statelessResetToken)
         if let token = parameters.statelessResetToken { endpointActions.append(.addResetToken(token)) }
+        startAddressDiscovery(peerMode: parameters.addressDiscovery)
     }
 
     /// The handshake is confirmed (RFC 9001 §4.1.2): discard Handshake keys (§4.9.2), issue connection IDs,

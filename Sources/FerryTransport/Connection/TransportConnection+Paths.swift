@@ -120,6 +120,8 @@ extension TransportConnection {
             }
             index = addPath(remote: remote, local: nil, isRemoteValidated: false, peerConnectionIDSequence: sequence)
             queuePathEvent(.opened(snapshot(pathTable.paths[index])))
+            // Bundled with the probes on the new path (draft-ietf-quic-address-discovery-00 §5).
+            observeRemoteAddress(ofPathAt: index)
         }
         countReceived(datagramSize, on: index)
         if !pathTable.paths[index].isRemoteValidated {
@@ -252,6 +254,10 @@ extension TransportConnection {
             pathTable.paths[index].validation?.attempts += 1
             pathTable.paths[index].validation?.retryAt = now + interval
         }
+        if let index {
+            // A probing frame too, owed on this very path (draft-ietf-quic-address-discovery-00 §4.1, §5).
+            _ = writeObservedAddress(onPathAt: index, into: &writer, sentFrames: &frames)
+        }
         // PADDING to the datagram size (RFC 9000 §8.2.1).
         let payloadEnd = writer.position
         if payloadEnd < payloadLimit {
@@ -374,6 +380,7 @@ extension TransportConnection {
                 fallbackPathID: pathTable.paths[old].isValidated ? pathTable.paths[old].id : nil)
         }
         queuePathEvent(.selected(snapshot(pathTable.paths[index])))
+        observeRemoteAddress(ofPathAt: index)
         markDirty()
     }
 
@@ -383,6 +390,7 @@ extension TransportConnection {
     func closePath(_ id: UInt64) {
         guard id != pathTable.activeID, let index = pathTable.index(of: id) else { return }
         let path = pathTable.paths.remove(at: index)
+        forgetObservedAddress(ofPath: path.id)
         let sequence = path.peerConnectionIDSequence
         let stillUsed = sequence == peerConnectionIDs.active.sequenceNumber
             || pathTable.paths.contains { $0.peerConnectionIDSequence == sequence }

@@ -131,6 +131,7 @@ extension TransportConnection {
         return isHandshakeDonePending || !pendingPathResponses.isEmpty
             || !localConnectionIDs.pendingAnnouncements.isEmpty || !peerConnectionIDs.pendingRetirements.isEmpty
             || isKeepAlivePending || !outgoingDatagrams.isEmpty || streams.hasPendingTransmit || hasPendingNewToken
+            || hasPendingObservedAddress
     }
 
     /// Writes the header and frames of one packet at `start`; nil if nothing was worth sending.
@@ -221,6 +222,10 @@ extension TransportConnection {
             }
             if writeConnectionIDFrames(writer: &writer) { isAckEliciting = true }
             if hasPendingNewToken && writeNewTokenFrame(writer: &writer) { isAckEliciting = true }
+            // Regular packets go to the selected path, so only its report belongs here.
+            if writeObservedAddress(onPathAt: pathTable.activeIndex, into: &writer, sentFrames: &sentFramesScratch) {
+                isAckEliciting = true
+            }
         }
 
         // CRYPTO data (handshake messages; post-handshake messages such as NewSessionTicket in 1-RTT).

@@ -104,6 +104,8 @@ public final class TransportConnection {
     var pendingPathResponses: [UInt64] = []
     /// The connection's paths (TransportConnection+Paths.swift, RFC 9000 §9).
     var pathTable: PathTable
+    /// OBSERVED_ADDRESS state (TransportConnection+AddressDiscovery.swift, draft-ietf-quic-address-discovery).
+    var addressDiscovery: AddressDiscovery
 
     // MARK: Timers
 
@@ -204,6 +206,7 @@ public final class TransportConnection {
         self.peerConnectionIDs = PeerConnectionIDs(initial: peerConnectionID)
         self.isAddressValidated = side == .client
         self.pathTable = PathTable(remoteAddress: remoteAddress, isRemoteValidated: side == .client)
+        self.addressDiscovery = AddressDiscovery(localRole: context.config.transport.addressDiscovery)
         let maxAckDelay = context.config.transport.maxAckDelay
         self.spaces = [
             PacketSpace(level: .initial, maxAckDelay: maxAckDelay),

@@ -52,6 +52,11 @@ public struct TransportConfig: Sendable {
     /// How many outgoing datagrams may wait to be sent before `sendDatagram` reports `.queueFull`.
     public var datagramSendQueueLimit: Int = 256
 
+    /// Whether this side reports the peer's address to it and wants its own reported back, with OBSERVED_ADDRESS
+    /// frames (draft-ietf-quic-address-discovery-00). Advertising it is safe with any peer: one that does not know
+    /// the transport parameter ignores it (RFC 9000 §7.4.2), and frames go only to a peer that asked for them.
+    public var addressDiscovery: AddressDiscoveryRole = .both
+
     /// Server: answer every Initial whose address is not yet validated with a Retry (RFC 9000 §8.1.2). Here as
     /// well as in `AddressValidationConfig` so runtimes that only forward a `TransportConfig` can switch it on.
     public var requiresAddressValidation = false
@@ -68,4 +73,35 @@ public enum CongestionControlAlgorithm: Sendable, Hashable {
     case newReno
     /// CUBIC (RFC 9438).
     case cubic
+}
+
+/// This endpoint's part in QUIC Address Discovery (draft-ietf-quic-address-discovery-00 §3).
+///
+/// Providing means telling the peer which address and port its packets arrive from (it learns nothing it did not
+/// send from); receiving means learning this endpoint's own reflexive address, for example behind a NAT.
+public enum AddressDiscoveryRole: Sendable, Hashable {
+    /// No address_discovery transport parameter; an OBSERVED_ADDRESS from the peer is a PROTOCOL_VIOLATION.
+    case disabled
+    /// Report the peer's address when it asks (parameter value 0); refuse reports about ourselves.
+    case provide
+    /// Ask the peer to report our address (value 1); report nothing ourselves.
+    case receive
+    /// Report and ask (value 2).
+    case both
+
+    /// The address_discovery value this role advertises; nil sends no parameter.
+    public var transportParameterValue: AddressDiscoveryMode? {
+        switch self {
+        case .disabled: nil
+        case .provide: .provideOnly
+        case .receive: .receiveOnly
+        case .both: .provideAndReceive
+        }
+    }
+
+    /// Whether this side sends OBSERVED_ADDRESS frames to a peer that asks for them.
+    public var providesObservations: Bool { self == .provide || self == .both }
+
+    /// Whether this side asks for OBSERVED_ADDRESS frames and accepts them.
+    public var receivesObservations: Bool { self == .receive || self == .both }
 }

@@ -27,6 +27,9 @@ public enum SentFrame: Sendable, Equatable {
     case pathChallenge(UInt64)
     case pathResponse(UInt64)
     case datagram
+    /// An OBSERVED_ADDRESS frame reporting the peer's address on path `pathID`; repeated on that path if lost
+    /// while still current (draft-ietf-quic-address-discovery-00 §4.1).
+    case observedAddress(pathID: UInt64, sequenceNumber: UInt64)
 }
 
 /// Encryption level as a raw index (0 Initial, 1 Handshake, 2 Application), so `SentFrame` stays independent of
