@@ -140,4 +140,16 @@ public final class Connection: Sendable {
             return await driver.compute { $0.stats(handle) } ?? ConnectionStats()
         }
     }
+
+    /// This endpoint's address and port as the peer last reported seeing them, or nil before it did.
+    ///
+    /// QUIC Address Discovery (draft-ietf-quic-address-discovery): behind a NAT this is the public (reflexive)
+    /// address. The peer is not a trusted observer, so treat it as a hint. Needs `TransportConfig.addressDiscovery`
+    /// to include receiving (the default) and a peer that provides observations.
+    public var observedAddress: HostPort? {
+        get async {
+            let handle = self.handle
+            return await driver.compute { $0.connections[handle]?.observedAddress?.hostPort }
+        }
+    }
 }
