@@ -56,7 +56,8 @@ enum PeerCertificateCheck {
             throw HandshakeError(alert: HandshakeError.badCertificate, reason: "the peer sent no usable certificate")
         }
         guard EVP_PKEY_get_base_id(publicKey) == EVP_PKEY_ED25519 else {
-            throw HandshakeError(alert: HandshakeError.badCertificate, reason: "the peer's certificate key is not Ed25519")
+            throw HandshakeError(
+                alert: HandshakeError.badCertificate, reason: "the peer's certificate key is not Ed25519")
         }
         var raw = [UInt8](repeating: 0, count: 32)
         var rawLength = raw.count
@@ -76,9 +77,10 @@ enum PeerCertificateCheck {
             if let der { VerifiedCertificateCache.shared.insert(der, certifying: id) }
         }
         if let expectedPeer, id != expectedPeer {
+            let proved = id.shortDescription
             throw HandshakeError(
                 alert: HandshakeError.badCertificate,
-                reason: "the server proved id \(id.shortDescription)…, not the dialed \(expectedPeer.shortDescription)…")
+                reason: "the server proved id \(proved)…, not the dialed \(expectedPeer.shortDescription)…")
         }
         return id
     }
