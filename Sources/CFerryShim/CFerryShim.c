@@ -29,6 +29,16 @@ int ferry_SSL_CTX_configure_quic_options(SSL_CTX *ctx) {
     return 1;
 }
 
+int ferry_SSL_CTX_configure_stream_options(SSL_CTX *ctx) {
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    if (SSL_CTX_set_num_tickets(ctx, 0) != 1) return 0;
+    if (SSL_CTX_set_max_early_data(ctx, 0) != 1) return 0;
+    if (SSL_CTX_set_recv_max_early_data(ctx, 0) != 1) return 0;
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    return 1;
+}
+
 int ferry_SSL_CTX_has_middlebox_compat(SSL_CTX *ctx) {
     return (SSL_CTX_get_options(ctx) & SSL_OP_ENABLE_MIDDLEBOX_COMPAT) != 0;
 }

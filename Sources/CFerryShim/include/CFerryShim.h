@@ -20,6 +20,11 @@ int ferry_SSL_get_ex_new_index(void);
 /// QUIC's TLS profile (RFC 9001 §8.4, §4.6): middlebox compatibility off, no session tickets, no early data,
 /// no session cache, server cipher preference. Returns 1 on success.
 int ferry_SSL_CTX_configure_quic_options(SSL_CTX *ctx);
+/// Ordinary TLS 1.3 over a byte stream (TLSStreamSession): no session tickets, no early data, no session cache
+/// (every connection authenticates with certificates, never by resumption), middlebox compatibility left on (the
+/// stream may cross TLS-inspecting middleboxes, RFC 8446 Appendix D.4), and read/write buffers released while idle
+/// (a relay keeps many quiet connections). Returns 1 on success.
+int ferry_SSL_CTX_configure_stream_options(SSL_CTX *ctx);
 /// Whether SSL_OP_ENABLE_MIDDLEBOX_COMPAT is set (tests check it is not).
 int ferry_SSL_CTX_has_middlebox_compat(SSL_CTX *ctx);
 /// Whether SSL_OP_NO_TICKET is set.

@@ -179,26 +179,14 @@ public final class OpenSSLCryptoProvider: CryptoProvider, @unchecked Sendable {
         groups: String
     ) throws(HandshakeError) {
         // TLS 1.3 only (RFC 9001 §4.2), in QUIC's profile: no middlebox compatibility (§8.4), no tickets, no 0-RTT.
-        guard ferry_SSL_CTX_set_min_proto_version(context, TLS1_3_VERSION) == 1,
-            ferry_SSL_CTX_set_max_proto_version(context, TLS1_3_VERSION) == 1
-        else { throw .openSSL("SSL_CTX_set_min/max_proto_version") }
+        try TLSContextSetup.restrictToTLS13(context: context, cipherSuites: cipherSuites, groups: groups)
         guard ferry_SSL_CTX_configure_quic_options(context) == 1 else { throw .openSSL("SSL_CTX options") }
-        let suites = cipherSuites.map(openSSLName(of:)).joined(separator: ":")
-        guard SSL_CTX_set_ciphersuites(context, suites) == 1 else { throw .openSSL("SSL_CTX_set_ciphersuites") }
-        guard ferry_SSL_CTX_set1_groups_list(context, groups) == 1 else {
-            throw .openSSL("SSL_CTX_set1_groups_list")
-        }
-        guard ferry_SSL_CTX_set1_sigalgs_list(context, "ed25519") == 1 else {
-            throw .openSSL("SSL_CTX_set1_sigalgs_list")
-        }
-        try installCertificate(context: context, identity: identity)
+        try TLSContextSetup.installCertificate(context: context, identity: identity)
 
         // Both roles verify: the server demands a client certificate; the client checks the server's key.
-        let verifyMode = side == .server ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_PEER
-        SSL_CTX_set_verify(context, verifyMode, nil)
-        SSL_CTX_set_cert_verify_callback(context, { storeContext, _ in
+        TLSContextSetup.requirePeerCertificates(context: context, side: side) { storeContext, _ in
             OpenSSLHandshakeSession.verifyCertificateCallback(storeContext: storeContext)
-        }, nil)
+        }
 
         SSL_CTX_set_keylog_callback(context) { ssl, line in
             OpenSSLHandshakeSession.keyLogCallback(ssl: ssl, line: line)
@@ -235,27 +223,5 @@ public final class OpenSSLCryptoProvider: CryptoProvider, @unchecked Sendable {
                     ssl: ssl, out: out, outLength: outLength, input: input, inputLength: inputLength)
             }, nil)
         }
-    }
-
-    /// Loads the identity's Ed25519 key and self-signed certificate into `context`.
-    private static func installCertificate(context: OpaquePointer, identity: EndpointIdentity) throws(HandshakeError) {
-        let der: [UInt8]
-        let key: OpaquePointer
-        do {
-            der = try identity.makeSelfSignedCertificate()
-            key = try identity.makeOpenSSLPrivateKey()
-        } catch {
-            throw HandshakeError(alert: HandshakeError.internalError, reason: "identity: \(error)")
-        }
-        defer { EVP_PKEY_free(key) }
-        let certificate: OpaquePointer? = der.withUnsafeBufferPointer { bytes in
-            var cursor = bytes.baseAddress
-            return d2i_X509(nil, &cursor, bytes.count)
-        }
-        guard let certificate else { throw .openSSL("d2i_X509") }
-        defer { X509_free(certificate) }
-        guard SSL_CTX_use_certificate(context, certificate) == 1 else { throw .openSSL("SSL_CTX_use_certificate") }
-        guard SSL_CTX_use_PrivateKey(context, key) == 1 else { throw .openSSL("SSL_CTX_use_PrivateKey") }
-        guard SSL_CTX_check_private_key(context) == 1 else { throw .openSSL("SSL_CTX_check_private_key") }
     }
 }

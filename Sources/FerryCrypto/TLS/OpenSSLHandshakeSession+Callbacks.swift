@@ -142,12 +142,8 @@ extension OpenSSLHandshakeSession {
             alert?.pointee = Int32(HandshakeError.missingExtension)
             return SSL_CLIENT_HELLO_ERROR
         }
-        guard SSL_client_hello_get0_ext(ssl, UInt32(TLSEXT_TYPE_application_layer_protocol_negotiation), &data, &length)
-            == 1
-        else {
-            session.callbackFailure = HandshakeError(
-                alert: HandshakeError.noApplicationProtocol,
-                reason: "the ClientHello offers no application protocol (RFC 9001 §8.1)")
+        guard ALPNSelection.clientHelloOffersALPN(ssl) else {
+            session.callbackFailure = ALPNSelection.missingALPN(rule: "RFC 9001 §8.1")
             alert?.pointee = Int32(HandshakeError.noApplicationProtocol)
             return SSL_CLIENT_HELLO_ERROR
         }
@@ -165,52 +161,24 @@ extension OpenSSLHandshakeSession {
         guard let out, let outLength, let input, let session = session(of: ssl) else {
             return SSL_TLSEXT_ERR_ALERT_FATAL
         }
-        let offered = UnsafeBufferPointer(start: input, count: Int(inputLength))
-        var index = 0
-        var offeredNames: [String] = []
-        while index < offered.count {
-            let length = Int(offered[index])
-            let start = index + 1
-            guard length > 0, start + length <= offered.count else {
-                session.callbackFailure = HandshakeError(
-                    alert: HandshakeError.decodeError, reason: "malformed ALPN list in the ClientHello")
-                return SSL_TLSEXT_ERR_ALERT_FATAL
-            }
-            let candidate = offered[start..<start + length]
-            if session.acceptedALPNs.contains(where: { $0.elementsEqual(candidate) }) {
-                out.pointee = input + start
-                outLength.pointee = UInt8(length)
-                return SSL_TLSEXT_ERR_OK
-            }
-            offeredNames.append(String(decoding: candidate, as: UTF8.self))
-            index = start + length
-        }
-        session.callbackFailure = HandshakeError(
-            alert: HandshakeError.noApplicationProtocol,
-            reason: "no common application protocol; the client offered \(offeredNames)")
-        return SSL_TLSEXT_ERR_ALERT_FATAL
+        let (result, failure) = ALPNSelection.select(
+            out: out, outLength: outLength, input: input, inputLength: inputLength, accepted: session.acceptedALPNs)
+        if let failure { session.callbackFailure = failure }
+        return result
     }
 
     // MARK: Certificates
 
-    /// Replaces X.509 path validation: the peer is its Ed25519 key, carried in a self-signed certificate.
-    ///
-    /// Returning 0 with `X509_V_ERR_CERT_REJECTED` makes OpenSSL send bad_certificate (42).
+    /// Replaces X.509 path validation with `PeerCertificateCheck` (plus QUIC's transport-parameter check).
     static func verifyCertificateCallback(storeContext: OpaquePointer?) -> Int32 {
-        guard let storeContext else { return 0 }
-        guard let sslPointer = X509_STORE_CTX_get_ex_data(storeContext, SSL_get_ex_data_X509_STORE_CTX_idx()),
-            let session = session(of: OpaquePointer(sslPointer))
-        else {
-            X509_STORE_CTX_set_error(storeContext, X509_V_ERR_APPLICATION_VERIFICATION)
-            return 0
+        PeerCertificateCheck.finishVerifyCallback(storeContext: storeContext) { ssl, certificate in
+            guard let session = session(of: ssl) else { return .noSession }
+            if let error = session.verifyPeerCertificate(certificate) {
+                session.callbackFailure = error
+                return .rejected
+            }
+            return .accepted
         }
-        if let error = session.verifyPeerCertificate(X509_STORE_CTX_get0_cert(storeContext)) {
-            session.callbackFailure = error
-            X509_STORE_CTX_set_error(storeContext, X509_V_ERR_CERT_REJECTED)
-            return 0
-        }
-        X509_STORE_CTX_set_error(storeContext, X509_V_OK)
-        return 1
     }
 
     /// Checks the peer's leaf certificate; returns the failure, or nil after recording `certifiedPeer`.
@@ -221,36 +189,11 @@ extension OpenSSLHandshakeSession {
                 alert: HandshakeError.missingExtension,
                 reason: "the server sent no quic_transport_parameters extension (RFC 9001 §8.2)")
         }
-        guard let certificate, let publicKey = X509_get0_pubkey(certificate) else {
-            return HandshakeError(alert: HandshakeError.badCertificate, reason: "the peer sent no usable certificate")
+        do {
+            certifiedPeer = try PeerCertificateCheck.certifiedKey(of: certificate, expectedPeer: expectedPeer)
+            return nil
+        } catch {
+            return error
         }
-        guard EVP_PKEY_get_base_id(publicKey) == EVP_PKEY_ED25519 else {
-            return HandshakeError(alert: HandshakeError.badCertificate, reason: "the peer's certificate key is not Ed25519")
-        }
-        var raw = [UInt8](repeating: 0, count: 32)
-        var rawLength = raw.count
-        guard EVP_PKEY_get_raw_public_key(publicKey, &raw, &rawLength) == 1, rawLength == 32,
-            let id = EndpointID(rawValue: raw)
-        else {
-            ERR_clear_error()
-            return HandshakeError(alert: HandshakeError.badCertificate, reason: "cannot read the peer's Ed25519 key")
-        }
-        // The self-signature check is skipped only for the exact bytes of a certificate that passed it before.
-        let der = VerifiedCertificateCache.encoding(of: certificate)
-        if der.flatMap({ VerifiedCertificateCache.shared.certifiedKey(of: $0) }) != id {
-            guard X509_verify(certificate, publicKey) == 1 else {
-                ERR_clear_error()
-                return HandshakeError(
-                    alert: HandshakeError.badCertificate, reason: "the peer's certificate is not validly self-signed")
-            }
-            if let der { VerifiedCertificateCache.shared.insert(der, certifying: id) }
-        }
-        if let expectedPeer, id != expectedPeer {
-            return HandshakeError(
-                alert: HandshakeError.badCertificate,
-                reason: "the server proved id \(id.shortDescription)…, not the dialed \(expectedPeer.shortDescription)…")
-        }
-        certifiedPeer = id
-        return nil
     }
 }
