@@ -133,6 +133,14 @@ public final class Connection: Sendable {
         }
     }
 
+    /// The connection's paths now (RFC 9000 §9): the selected one first, each with its kind (direct or relayed).
+    public var paths: [PathInfo] {
+        get async {
+            let handle = self.handle
+            return await driver.compute { $0.pathSnapshots(handle) }.sorted { $0.isSelected && !$1.isSelected }
+        }
+    }
+
     /// Current counters and path estimates (RTT, congestion window, bytes and packets, RFC 9002).
     public var stats: ConnectionStats {
         get async {

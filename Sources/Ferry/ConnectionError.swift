@@ -22,6 +22,12 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
     /// A local hook refused the connection (`EndpointHooks`): before any packet was sent (`beforeConnect`), or
     /// after the handshake (`afterHandshake`, in which case the peer received the hook's code and reason).
     case locallyRejected(HookRejection)
+    /// The relay answered that `peer` is not connected to it (nor to any relay of its mesh), so the handshake
+    /// was abandoned at once instead of timing out (docs/relay.md §3.3).
+    case peerUnreachable(EndpointID, relay: EndpointID)
+    /// The address names no direct address this endpoint may use, and no relay link is up to reach the id through
+    /// (no relays configured, none reachable yet, or the path mode forbids the other kind).
+    case noRoute(EndpointID)
 
     /// Whether the handshake failed in TLS, for example because the peer could not prove the dialed id.
     public var isTLSFailure: Bool {
@@ -40,6 +46,9 @@ public enum ConnectionError: Error, Sendable, Equatable, CustomStringConvertible
         case .concurrentOperation: "another task is waiting on the same operation"
         case .cancelled: "cancelled"
         case .locallyRejected(let rejection): "rejected by \(rejection)"
+        case .peerUnreachable(let peer, let relay):
+            "\(peer.shortDescription) is not connected to relay \(relay.shortDescription) or its mesh"
+        case .noRoute(let peer): "no direct address or relay link to reach \(peer.shortDescription)"
         }
     }
 }

@@ -51,6 +51,9 @@ final class ConnectionRuntime {
     var isPublished = false
     /// Whether the public `Connection` has been deinitialised.
     var isReleased = false
+    /// Set on a connection to a relay (`EndpointDriver.connectRelay`): it skips the hooks and becomes a relay
+    /// link when its handshake completes.
+    var relayAddress: EndpointAddress?
     /// Answers hook and monitor queries; created when the handshake completes (Hooks/EndpointDriver+Hooks.swift).
     var observer: ConnectionObserver?
     /// This endpoint's address as the peer last reported it (draft-ietf-quic-address-discovery).

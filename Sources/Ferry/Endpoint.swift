@@ -28,6 +28,11 @@ public final class Endpoint: Sendable {
     let lifecycle: LifecycleRunner
     /// Whether `close()` already ran the shutdown hooks.
     private let isShutdownStarted = HookLock(false)
+    /// The relays this endpoint keeps links to, and which kinds of path it may use.
+    public let relays: [RelayAddress]
+    public let pathMode: PathMode
+    /// Keeps the relay links up; nil without relays (or in `.directOnly` mode).
+    let relayClient: RelayClient?
 
     private init(
         id: EndpointID,
@@ -36,8 +41,13 @@ public final class Endpoint: Sendable {
         acceptsIncoming: Bool,
         core: EndpointCore,
         hooks: HookChain,
-        lifecycle: LifecycleRunner
+        lifecycle: LifecycleRunner,
+        relays: [RelayAddress],
+        pathMode: PathMode
     ) {
+        self.relays = relays
+        self.pathMode = pathMode
+        self.relayClient = relays.isEmpty || pathMode == .directOnly ? nil : RelayClient(relays: relays)
         self.id = id
         self.localAddress = localAddress
         self.acceptedALPNs = acceptedALPNs
@@ -161,15 +171,26 @@ public final class Endpoint: Sendable {
         }
         let local = channel.localAddress.flatMap(SocketAddressCache.convert)?.hostPort ?? HostPort(host: host, port: 0)
         configuration.logger.debug("endpoint bound", metadata: ["id": "\(localID)", "address": "\(local)"])
-        return Endpoint(
+        let endpoint = Endpoint(
             id: localID,
             localAddress: local,
             acceptedALPNs: acceptedALPNs,
             acceptsIncoming: acceptsIncoming,
             core: core,
             hooks: hooks,
-            lifecycle: lifecycleRunner
+            lifecycle: lifecycleRunner,
+            relays: configuration.relays,
+            pathMode: configuration.pathMode
         )
+        let socketIsIPv6Address = local.host.contains(":")
+        endpoint.relayClient?.start(core: core, identity: identity, configuration: configuration) { hostPort in
+            Endpoint.resolve(hostPort, socketIsIPv6: socketIsIPv6Address)
+        }
+        return endpoint
+    }
+
+    deinit {
+        relayClient?.stop()
     }
 
     /// Accepts `alpn` from the next incoming handshake on (after the protocols already accepted, in preference
@@ -220,9 +241,14 @@ public final class Endpoint: Sendable {
                 }
             }
         }
-        let candidates = resolve(address)
-        guard !candidates.isEmpty else { throw .unresolvableAddress(address) }
         let alpnBytes = alpns.map { Array($0.utf8) }
+        if pathMode == .relayOnly || (address.directAddresses.isEmpty && pathMode != .directOnly) {
+            return try await connectThroughRelays(to: address, alpns: alpnBytes)
+        }
+        let candidates = resolve(address)
+        guard !candidates.isEmpty else {
+            throw address.directAddresses.isEmpty ? .noRoute(address.id) : .unresolvableAddress(address)
+        }
         var lastError = ConnectionError.unresolvableAddress(address)
         for remote in candidates {
             let token = WaiterToken()
@@ -244,6 +270,70 @@ public final class Endpoint: Sendable {
             }
         }
         throw lastError
+    }
+
+    /// How long dialing by id waits for the first relay link right after `bind`.
+    static let relayLinkWait: Duration = .seconds(5)
+
+    /// Dials `address.id` through the relays: its hinted relay first, then the home relay, then the others; a
+    /// relay that answers "not here" moves on to the next (docs/relay.md §4.2).
+    private func connectThroughRelays(to address: EndpointAddress, alpns: [[UInt8]]) async throws(ConnectionError) -> Connection {
+        guard relayClient != nil else { throw .noRoute(address.id) }
+        await waitForRelayLink(timeout: Self.relayLinkWait)
+        let hint = address.relay?.id
+        let candidates = await core.driver.compute { $0.relayCandidates(hint: hint) }
+        guard !candidates.isEmpty else { throw .noRoute(address.id) }
+        var lastError = ConnectionError.noRoute(address.id)
+        for relay in candidates {
+            let peer = address.id
+            guard let remote = await core.driver.compute({ $0.relayedAddress(to: peer, through: relay) }) else { continue }
+            let token = WaiterToken()
+            let result = await core.driver.performCancellable { driver, resumer in
+                driver.connect(to: remote, expectedPeer: peer, alpns: alpns, token: token, resumer: resumer)
+            } onCancel: { driver in
+                driver.cancelConnect(token: token)
+            }
+            switch result {
+            case .success(let connection):
+                return connection
+            case .failure(let error):
+                guard case .peerUnreachable = error else { throw error }
+                lastError = error
+            }
+        }
+        throw lastError
+    }
+
+    /// Waits (bounded) until a relay link is up; returns at once when one already is.
+    private func waitForRelayLink(timeout: Duration) async {
+        let driver = core.driver
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                let token = WaiterToken()
+                await driver.performCancellable { driver, resumer in
+                    driver.waitForRelayLink(token: token, resumer: resumer)
+                } onCancel: { driver in
+                    driver.cancelWaitForRelayLink(token: token)
+                }
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Waits until at least one relay link is up (the endpoint can be reached by id alone), at most `timeout`;
+    /// returns whether one is. Returns false at once when no relays are configured.
+    public func waitUntilRelayed(timeout: Duration = .seconds(10)) async -> Bool {
+        guard relayClient != nil else { return false }
+        await waitForRelayLink(timeout: timeout)
+        return await core.driver.compute { $0.relayState.links.values.contains(where: \.isReady) }
+    }
+
+    /// The state of every configured relay link: transport, readiness, home, RTT, counters, observed address.
+    public func relayStatus() async -> [RelayStatus] {
+        let relays = self.relays
+        return await core.driver.compute { $0.relayStatuses(configured: relays) }
     }
 
     /// The next incoming connection whose handshake completed, or nil once the endpoint is closed.
@@ -271,6 +361,7 @@ public final class Endpoint: Sendable {
             defer { started = true }
             return !started
         }
+        relayClient?.stop()
         if runsShutdownHooks, !lifecycle.hooks.shutdownHooks.isEmpty {
             _ = await lifecycle.runShutdown()
         }
@@ -285,22 +376,19 @@ public final class Endpoint: Sendable {
     /// Turns candidate host names into transport addresses this socket can reach.
     private func resolve(_ address: EndpointAddress) -> [NetworkAddress] {
         let socketIsIPv6 = localAddress.host.contains(":")
-        var result: [NetworkAddress] = []
-        for candidate in address.directAddresses {
-            var resolved: NetworkAddress?
-            if let ip = candidate.ipAddress {
-                resolved = NetworkAddress(ipBytes: ip, port: candidate.port)
-            } else if let socketAddress = try? SocketAddress.makeAddressResolvingHost(
-                candidate.host,
-                port: Int(candidate.port)
-            ) {
-                resolved = SocketAddressCache.convert(socketAddress)
-            }
-            guard let resolved else { continue }
-            if !socketIsIPv6, !resolved.isIPv4 { continue }
-            result.append(resolved)
+        return address.directAddresses.compactMap { Self.resolve($0, socketIsIPv6: socketIsIPv6) }
+    }
+
+    /// One host and port as a transport address this socket can reach, or nil.
+    static func resolve(_ candidate: HostPort, socketIsIPv6: Bool) -> NetworkAddress? {
+        var resolved: NetworkAddress?
+        if let ip = candidate.ipAddress {
+            resolved = NetworkAddress(ipBytes: ip, port: candidate.port)
+        } else if let socketAddress = try? SocketAddress.makeAddressResolvingHost(candidate.host, port: Int(candidate.port)) {
+            resolved = SocketAddressCache.convert(socketAddress)
         }
-        return result
+        guard let resolved, socketIsIPv6 || resolved.isIPv4 else { return nil }
+        return resolved
     }
 }
 

@@ -1,19 +1,26 @@
-/// Where to reach an endpoint: its id plus one or more UDP addresses to try.
+/// Where to reach an endpoint: its id, plus UDP addresses to try and a relay it can be reached through.
 ///
-/// The text form is `ID@host:port` or `ID@host1:port1,host2:port2`, where `ID` is the 64-hex-character endpoint
-/// id and IPv6 literals are written in brackets (`ID@[::1]:4433`). Dialing by id means TLS must prove the
-/// server holds the matching Ed25519 key, so the addresses are only hints on where to find it; the id is the
-/// authentication (RFC 9001 §4.4 with the certificate key pinned to the id).
+/// The text forms are:
+/// - `ID`: the id alone; the endpoint dials it through its relays (docs/relay.md);
+/// - `ID@host:port` or `ID@host1:port1,host2:port2`: direct addresses;
+/// - either of those followed by `;relay=RELAYID@host:port`: a relay the peer is homed on.
+///
+/// `ID` is the 64-hex-character endpoint id and IPv6 literals are written in brackets (`ID@[::1]:4433`). Dialing
+/// by id means TLS must prove the peer holds the matching Ed25519 key, so addresses and relays are only hints on
+/// where to find it; the id is the authentication (RFC 9001 §4.4 with the certificate key pinned to the id).
 public struct EndpointAddress: Sendable, Hashable, CustomStringConvertible, LosslessStringConvertible {
     /// The identity the peer must prove in the handshake.
     public var id: EndpointID
-    /// Candidate addresses, tried in order.
+    /// Candidate addresses, tried in order; empty when the peer is reached through relays only.
     public var directAddresses: [HostPort]
+    /// A relay the peer is homed on, tried first when dialing through relays.
+    public var relay: RelayAddress?
 
-    /// Creates an address from an id and at least one candidate address.
-    public init(id: EndpointID, directAddresses: [HostPort]) {
+    /// Creates an address from an id, candidate addresses (possibly none) and an optional relay.
+    public init(id: EndpointID, directAddresses: [HostPort] = [], relay: RelayAddress? = nil) {
         self.id = id
         self.directAddresses = directAddresses
+        self.relay = relay
     }
 
     /// Parses `ID@host:port[,host:port…]`; returns nil on malformed input (use `init(parsing:)` for the reason).
@@ -22,24 +29,71 @@ public struct EndpointAddress: Sendable, Hashable, CustomStringConvertible, Loss
         self = parsed
     }
 
-    /// Parses `ID@host:port[,host:port…]`, reporting precisely what is wrong with malformed input.
+    /// Parses `ID`, `ID@host:port[,host:port…]` and either with `;relay=RELAYID@host:port`, reporting precisely
+    /// what is wrong with malformed input.
     public init(parsing text: String) throws(EndpointAddressError) {
-        guard let at = text.lastIndex(of: "@") else { throw .missingSeparator }
-        let idText = text[text.startIndex..<at]
+        var head = Substring(text)
+        var relay: RelayAddress?
+        if let semicolon = text.firstIndex(of: ";") {
+            head = text[text.startIndex..<semicolon]
+            let option = text[text.index(after: semicolon)...]
+            guard option.hasPrefix("relay=") else { throw .unknownOption(String(option)) }
+            relay = try RelayAddress(parsing: option.dropFirst("relay=".count))
+        }
+        guard let at = head.firstIndex(of: "@") else {
+            guard let id = EndpointID(hex: head) else {
+                throw head.contains(":") ? .missingSeparator : .invalidEndpointID(String(head))
+            }
+            self.init(id: id, relay: relay)
+            return
+        }
+        let idText = head[head.startIndex..<at]
         guard let id = EndpointID(hex: idText) else { throw .invalidEndpointID(String(idText)) }
-        let rest = text[text.index(after: at)...]
+        let rest = head[head.index(after: at)...]
         guard !rest.isEmpty else { throw .missingAddress }
         var addresses: [HostPort] = []
         for part in rest.split(separator: ",", omittingEmptySubsequences: false) {
             addresses.append(try HostPort(parsing: part))
         }
-        self.init(id: id, directAddresses: addresses)
+        self.init(id: id, directAddresses: addresses, relay: relay)
     }
 
-    /// `ID@host:port[,host:port…]`, the form `init(parsing:)` accepts.
+    /// The form `init(parsing:)` accepts: `ID`, `ID@host:port[,host:port…]`, then `;relay=…` when there is one.
     public var description: String {
-        id.hex + "@" + directAddresses.map(\.description).joined(separator: ",")
+        var text = id.hex
+        if !directAddresses.isEmpty { text += "@" + directAddresses.map(\.description).joined(separator: ",") }
+        if let relay { text += ";relay=\(relay)" }
+        return text
     }
+}
+
+/// A relay: its endpoint id and where to reach it, written `ID@host:port` like any endpoint.
+public struct RelayAddress: Sendable, Hashable, CustomStringConvertible {
+    /// The relay's endpoint id, which its TLS handshake must prove.
+    public var id: EndpointID
+    /// The relay's host and port (UDP for QUIC; the same port number on TCP unless configured otherwise).
+    public var address: HostPort
+
+    /// Creates a relay address.
+    public init(id: EndpointID, address: HostPort) {
+        self.id = id
+        self.address = address
+    }
+
+    /// Parses `ID@host:port`.
+    public init(parsing text: some StringProtocol) throws(EndpointAddressError) {
+        let text = Substring(text)
+        guard let at = text.firstIndex(of: "@") else { throw .missingSeparator }
+        let idText = text[text.startIndex..<at]
+        guard let id = EndpointID(hex: idText) else { throw .invalidEndpointID(String(idText)) }
+        self.init(id: id, address: try HostPort(parsing: text[text.index(after: at)...]))
+    }
+
+    /// The relay as an endpoint address (`ID@host:port`).
+    public var endpointAddress: EndpointAddress { EndpointAddress(id: id, directAddresses: [address]) }
+
+    /// `ID@host:port`.
+    public var description: String { "\(id.hex)@\(address)" }
 }
 
 /// A host (IP literal or DNS name) and a UDP port.
@@ -126,6 +180,8 @@ public enum EndpointAddressError: Error, Sendable, Hashable, CustomStringConvert
     case missingPort(String)
     /// The port is not a number in 0…65535.
     case invalidPort(String)
+    /// Something other than `relay=` follows `;`.
+    case unknownOption(String)
 
     /// A one-line explanation for logs and command-line tools.
     public var description: String {
@@ -136,6 +192,7 @@ public enum EndpointAddressError: Error, Sendable, Hashable, CustomStringConvert
         case .invalidHost(let text): "invalid host \"\(text)\""
         case .missingPort(let text): "missing :port in \"\(text)\""
         case .invalidPort(let text): "invalid port \"\(text)\""
+        case .unknownOption(let text): "unknown address option \"\(text)\" (expected relay=ID@host:port)"
         }
     }
 }

@@ -30,6 +30,18 @@ public struct EndpointConfiguration: Sendable {
     public var eventLoopGroup: (any EventLoopGroup)?
     /// Where the runtime logs (connection lifecycle at debug, socket failures at error).
     public var logger: Logger
+    /// Relays this endpoint keeps a connection to, so peers can reach it by id alone and it can reach them
+    /// (docs/relay.md). Empty: no relays, direct addresses only.
+    public var relays: [RelayAddress]
+    /// Which kinds of path connections may use (`PathMode`).
+    public var pathMode: PathMode
+    /// The shared token presented to relays whose access is `token` (docs/relay.md §6); empty for none.
+    public var relayToken: String
+    /// How long a relay dial waits on UDP before racing TLS over TCP too (Happy Eyeballs, RFC 8305 §5 uses
+    /// 250 ms for its connection attempt delay; a QUIC handshake needs a round trip more than TCP).
+    public var relayTCPFallbackDelay: Duration
+    /// The TCP port of relays' TLS fallback; nil uses each relay's UDP port number.
+    public var relayTCPPort: UInt16?
 
     /// Creates a configuration; every parameter has a default suited to a LAN or WAN peer.
     public init(
@@ -43,7 +55,12 @@ public struct EndpointConfiguration: Sendable {
         sendBatchSize: Int = 64,
         incomingConnectionQueueLimit: Int = 256,
         eventLoopGroup: (any EventLoopGroup)? = nil,
-        logger: Logger = Logger(label: "ferry")
+        logger: Logger = Logger(label: "ferry"),
+        relays: [RelayAddress] = [],
+        pathMode: PathMode = .auto,
+        relayToken: String = "",
+        relayTCPFallbackDelay: Duration = .milliseconds(500),
+        relayTCPPort: UInt16? = nil
     ) {
         self.transport = transport
         self.cipherSuites = cipherSuites
@@ -56,5 +73,21 @@ public struct EndpointConfiguration: Sendable {
         self.incomingConnectionQueueLimit = incomingConnectionQueueLimit
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
+        self.relays = relays
+        self.pathMode = pathMode
+        self.relayToken = relayToken
+        self.relayTCPFallbackDelay = relayTCPFallbackDelay
+        self.relayTCPPort = relayTCPPort
     }
+}
+
+/// Which kinds of path an endpoint's connections may use.
+public enum PathMode: String, Sendable, Hashable, CaseIterable {
+    /// Direct addresses when the peer's address lists them, relays otherwise (and for an id alone).
+    case auto
+    /// Relays only: the endpoint never dials a peer's IP address, so peers never learn its addresses from it
+    /// (privacy; docs/relay.md §7). Incoming direct connections are still accepted when the endpoint accepts.
+    case relayOnly = "relay-only"
+    /// Direct addresses only: relays are not used even when configured.
+    case directOnly = "direct-only"
 }

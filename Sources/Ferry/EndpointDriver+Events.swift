@@ -21,6 +21,7 @@ extension EndpointDriver {
 
     private func dispatch(event: ConnectionEvent, runtime: ConnectionRuntime) {
         logger.trace("event", metadata: ["handle": "\(runtime.handle)", "event": "\(event)"])
+        if !relayState.linksByHandle.isEmpty, handleRelayEvent(event, runtime: runtime) { return }
         switch event {
         case .handshakeCompleted:
             isHandshakeFlushDue = true
@@ -82,13 +83,18 @@ extension EndpointDriver {
             remoteID: peer,
             alpn: alpn,
             side: runtime.side,
-            remoteAddress: transportConnection.remoteAddress.hostPort
+            remoteAddress: displayAddress(of: transportConnection.remoteAddress)
         )
         runtime.isPublished = true
         logger.debug(
             "connection established",
             metadata: ["peer": "\(peer.shortDescription)", "alpn": "\(alpn)", "side": "\(runtime.side)"]
         )
+        if let relayAddress = runtime.relayAddress {
+            // A relay connection: infrastructure the configuration named, so no hooks and no observer.
+            registerRelayLink(runtime, connection: transportConnection, address: relayAddress)
+            return deliverEstablished(connection, runtime: runtime)
+        }
         let observer = makeObserver(for: runtime, transportConnection: transportConnection)
         if hooksGateConnections {
             // Held back until the hook chain accepts it (Hooks/EndpointDriver+Hooks.swift).
@@ -163,6 +169,9 @@ extension EndpointDriver {
         if case .closed = runtime.phase { return }
         logger.debug("connection closed", metadata: ["handle": "\(runtime.handle)", "reason": "\(reason)"])
         runtime.phase = .closed(reason)
+        if let relayAddress = runtime.relayAddress {
+            relayLinkClosed(relay: relayAddress.id, carrierHandle: runtime.handle)
+        }
         finishPathEvents(runtime)
         runtime.failAllWaiters(.closed(reason))
         runtime.resumeClosedWaiters(reason)

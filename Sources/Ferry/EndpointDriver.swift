@@ -91,6 +91,10 @@ final class EndpointDriver: ChannelInboundHandler {
     var incomingWaiters = CircularBuffer<Waiter<Result<Connection?, ConnectionError>>>()
     /// The hook chain and its bookkeeping (Hooks/EndpointDriver+Hooks.swift).
     var hookState = HookRuntimeState()
+    /// Relay links and relayed paths (Relay/EndpointDriver+Relay.swift).
+    var relayState = RelayRuntimeState()
+    /// Tasks waiting for a relay link to come up (`Endpoint.connect` by id alone right after bind).
+    var relayLinkWaiters: [Waiter<Void>] = []
 
     // Shutdown.
     enum State {
@@ -345,6 +349,14 @@ final class EndpointDriver: ChannelInboundHandler {
             }
             guard let transmit else { break }
             let segmentSize = transmit.segmentSize.flatMap { $0 > 0 && $0 < transmit.size ? $0 : nil }
+            if RelayAddressBook.isRelayed(transmit.destination) {
+                // A relayed path: the packets go into the relay's connection (polled later in this loop), and
+                // their bytes leave the batch buffer again.
+                relayTransmit(buffer: buffer, offset: offset, size: transmit.size, segmentSize: segmentSize,
+                    to: transmit.destination)
+                buffer.moveWriterIndex(to: offset)
+                continue
+            }
             datagrams += segmentSize.map { (transmit.size + $0 - 1) / $0 } ?? 1
             guard let destination = addressCache.socketAddress(for: transmit.destination) else {
                 logger.debug("dropping datagram to unreachable address", metadata: ["to": "\(transmit.destination)"])
@@ -381,6 +393,21 @@ final class EndpointDriver: ChannelInboundHandler {
         context.flush()
         isWritable = context.channel.isWritable
         return filled && isWritable
+    }
+
+    /// Hands the datagrams of one transmit to a relayed path's relay, one packet per GSO segment.
+    private func relayTransmit(buffer: ByteBuffer, offset: Int, size: Int, segmentSize: Int?, to destination: NetworkAddress) {
+        let step = segmentSize ?? size
+        buffer.withUnsafeReadableBytes { readable in
+            guard let base = readable.baseAddress else { return }
+            var start = offset - buffer.readerIndex
+            let end = start + size
+            while start < end {
+                let length = min(step, end - start)
+                sendRelayedPacket(UnsafeRawBufferPointer(start: base + start, count: length), to: destination)
+                start += length
+            }
+        }
     }
 
     /// A promise for the first GSO write: success confirms the kernel takes `UDP_SEGMENT`; failure turns GSO off
@@ -463,6 +490,11 @@ final class EndpointDriver: ChannelInboundHandler {
         timerDeadline = nil
         while let waiter = incomingWaiters.popFirst() { waiter.resumer.resume(returning: .success(nil)) }
         incomingQueue.removeAll()
+        for waiter in relayLinkWaiters { waiter.resumer.resume() }
+        relayLinkWaiters.removeAll()
+        for link in relayState.links.values {
+            if case .tcp(let channel) = link.carrier { channel.close() }
+        }
         for runtime in connections.values {
             runtime.failAllWaiters(.endpointClosed)
             if case .closed = runtime.phase {} else {

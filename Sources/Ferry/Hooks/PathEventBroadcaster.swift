@@ -197,9 +197,9 @@ extension EndpointDriver {
             guard let observer = runtime.observer else { continue }
             switch event {
             case .opened(let snapshot):
-                observer.broadcaster.publish(.opened(PathInfo(snapshot: snapshot, socketAddress: socketAddress)))
+                observer.broadcaster.publish(.opened(pathInfo(snapshot, socketAddress: socketAddress)))
             case .selected(let snapshot):
-                observer.broadcaster.publish(.selected(PathInfo(snapshot: snapshot, socketAddress: socketAddress)))
+                observer.broadcaster.publish(.selected(pathInfo(snapshot, socketAddress: socketAddress)))
             case .closed(let snapshot):
                 observer.broadcaster.publish(
                     .closed(PathID(rawValue: snapshot.id), lastStats: PathStats(snapshot: snapshot)))
@@ -207,17 +207,29 @@ extension EndpointDriver {
         }
     }
 
+    /// One transport path as hooks see it: a relayed path's stand-in address becomes its relay's address and kind.
+    func pathInfo(_ snapshot: PathSnapshot, socketAddress: HostPort) -> PathInfo {
+        var info = PathInfo(snapshot: snapshot, socketAddress: socketAddress)
+        if let route = relayRoute(of: snapshot.remoteAddress) {
+            info.kind = .relayed(relay: route.relay)
+            if let address = relayState.links[route.relay]?.address.directAddresses.first {
+                info.remoteAddress = address
+            }
+        }
+        return info
+    }
+
     /// Snapshots of every path of a transport connection, as hooks see them.
     func pathInfos(of connection: TransportConnection) -> [PathInfo] {
         let socketAddress = localHostPort
-        return connection.paths.map { PathInfo(snapshot: $0, socketAddress: socketAddress) }
+        return connection.paths.map { pathInfo($0, socketAddress: socketAddress) }
     }
 
     /// The selected path of a transport connection, as hooks see it.
     func selectedPathInfo(of connection: TransportConnection) -> PathInfo {
         let socketAddress = localHostPort
         let snapshot = connection.paths.first { $0.isSelected }
-        return snapshot.map { PathInfo(snapshot: $0, socketAddress: socketAddress) }
+        return snapshot.map { pathInfo($0, socketAddress: socketAddress) }
             ?? PathInfo(
                 id: PathID(rawValue: 0), localAddress: socketAddress,
                 remoteAddress: connection.remoteAddress.hostPort, isSelected: true,

@@ -91,26 +91,55 @@ extension PathStats {
     }
 }
 
+/// Whether a path reaches the peer directly or through a relay (docs/relay.md §4).
+public enum PathKind: Sendable, Hashable, CustomStringConvertible {
+    /// UDP straight to the peer's address.
+    case direct
+    /// Through the relay with this id: the relay forwards the connection's (encrypted) packets.
+    case relayed(relay: EndpointID)
+
+    /// Whether the path goes through a relay.
+    public var isRelayed: Bool {
+        if case .relayed = self { return true }
+        return false
+    }
+
+    /// `direct` or `relayed via <relay id prefix>`.
+    public var description: String {
+        switch self {
+        case .direct: "direct"
+        case .relayed(let relay): "relayed via \(relay.shortDescription)"
+        }
+    }
+}
+
 /// A snapshot of one path of a connection.
 public struct PathInfo: Sendable, Hashable {
     /// The path's id within its connection.
     public var id: PathID
     /// The local address packets on this path leave from.
     public var localAddress: HostPort
-    /// The peer's address on this path.
+    /// The peer's address on this path; for a relayed path, the relay's address (the peer's own address is not
+    /// known, which is the point of a relay).
     public var remoteAddress: HostPort
     /// Whether this is the path the connection currently sends on (RFC 9000 §9.3).
     public var isSelected: Bool
     /// The path's counters at the time of the snapshot.
     public var stats: PathStats
+    /// Direct, or relayed through which relay.
+    public var kind: PathKind
 
     /// Creates a path snapshot.
-    public init(id: PathID, localAddress: HostPort, remoteAddress: HostPort, isSelected: Bool, stats: PathStats) {
+    public init(
+        id: PathID, localAddress: HostPort, remoteAddress: HostPort, isSelected: Bool, stats: PathStats,
+        kind: PathKind = .direct
+    ) {
         self.id = id
         self.localAddress = localAddress
         self.remoteAddress = remoteAddress
         self.isSelected = isSelected
         self.stats = stats
+        self.kind = kind
     }
 
     /// A hook's view of a transport path; `socketAddress` stands in when the path does not know its local

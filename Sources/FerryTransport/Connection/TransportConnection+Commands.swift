@@ -85,6 +85,14 @@ extension TransportConnection {
         outgoingDatagrams.append(data)
     }
 
+    /// Sets this connection's keep-alive interval (nil: none): a PING goes out when nothing ack-eliciting was sent
+    /// for that long (RFC 9000 §10.1.2). The runtime keeps relay connections alive this way, so the NAT mapping
+    /// the relay observes does not expire, without changing the endpoint's other connections.
+    public func setKeepAliveInterval(_ interval: Duration?) {
+        markDirty()
+        config.keepAliveInterval = interval
+    }
+
     /// The oldest received datagram not yet read (RFC 9221), or nil.
     public func receiveDatagram() -> [UInt8]? {
         incomingDatagrams.popFirst()

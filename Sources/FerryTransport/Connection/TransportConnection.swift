@@ -11,7 +11,8 @@ public final class TransportConnection {
     /// The handle the endpoint knows this connection by.
     public let handle: ConnectionHandle
 
-    let config: TransportConfig
+    /// The endpoint's transport settings; only the keep-alive interval may change per connection.
+    var config: TransportConfig
     let context: EndpointContext
 
     /// Counters and path estimates (RFC 9002 §5, §7).
