@@ -42,6 +42,14 @@ struct ControlOptions: ParsableArguments {
     }
 }
 
+extension ControlOptions {
+    /// Whether the socket belongs to a ferry-relay rather than a ferryd.
+    func answersAsRelay() throws -> Bool {
+        let client = ControlClient(path: try ControlClient.socketPath(explicit: socket, configPath: config))
+        return try client.rawRequest(ControlRequest(command: "status")).contains(#""kind":"relay""#)
+    }
+}
+
 /// `ferry status`: what the running daemon is and serves.
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the running ferryd's id, addresses, services, tunnels and hooks.")
@@ -49,7 +57,12 @@ struct StatusCommand: ParsableCommand {
     @OptionGroup var options: ControlOptions
 
     func run() throws {
-        try options.run(ControlRequest(command: "status"), as: ControlStatus.self, render: ControlFormatting.status)
+        // A relay answers with `"kind":"relay"` and its own fields (ferry-relay's control socket).
+        if try options.answersAsRelay() {
+            try options.run(ControlRequest(command: "status"), as: RelayControlStatus.self, render: ControlFormatting.relayStatus)
+        } else {
+            try options.run(ControlRequest(command: "status"), as: ControlStatus.self, render: ControlFormatting.status)
+        }
     }
 }
 

@@ -6,7 +6,7 @@ extension Daemon {
     func handleControl(_ request: ControlRequest) async -> String {
         switch request.command {
         case "status":
-            return Self.encode(status())
+            return Self.encode(await statusWithRelays())
         case "connections":
             return Self.encode(await connections())
         case "remotes":
@@ -47,12 +47,30 @@ extension Daemon {
         )
     }
 
+    /// `status` plus the relay links of the dialing endpoint.
+    public func statusWithRelays() async -> ControlStatus {
+        var result = status()
+        guard let endpoint = context.dialingEndpoint, !endpoint.relays.isEmpty else { return result }
+        let relays = await endpoint.relayStatus()
+        result.pathMode = endpoint.pathMode.rawValue
+        result.relays = relays.map { status in
+            ControlRelay(
+                relay: status.relay.description, transport: status.transport.rawValue, ready: status.isReady,
+                home: status.isHome, rttMilliseconds: status.rtt.map(Self.milliseconds),
+                packetsSent: status.packetsSent, packetsReceived: status.packetsReceived,
+                packetsDropped: status.packetsDropped, observedAddress: status.observedAddress?.description)
+        }
+        result.observedAddresses = Array(Set(relays.compactMap { $0.observedAddress?.description })).sorted()
+        return result
+    }
+
     /// The `connections` answer.
     public func connections() async -> [ControlConnection] {
         var result: [ControlConnection] = []
         for entry in registry.entries() {
             let connection = entry.connection
             let stats = await connection.stats
+            let path = await connection.paths.first
             result.append(
                 ControlConnection(
                     number: entry.number,
@@ -64,7 +82,8 @@ extension Daemon {
                     since: ControlTime.format(entry.since),
                     rttMilliseconds: Self.milliseconds(stats.smoothedRTT),
                     bytesSent: stats.bytesSent,
-                    bytesReceived: stats.bytesReceived
+                    bytesReceived: stats.bytesReceived,
+                    path: path?.kind.description
                 )
             )
         }

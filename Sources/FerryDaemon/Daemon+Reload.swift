@@ -83,6 +83,9 @@ extension Daemon {
         var needsRestart: [String] = []
         if old.endpoint.listen != newConfig.endpoint.listen { needsRestart.append("endpoint.listen") }
         if old.endpoint.keyFile != newConfig.endpoint.keyFile { needsRestart.append("endpoint.key_file") }
+        if old.endpoint.relays != newConfig.endpoint.relays { needsRestart.append("endpoint.relays") }
+        if old.endpoint.pathMode != newConfig.endpoint.pathMode { needsRestart.append("endpoint.path_mode") }
+        if old.endpoint.relayToken != newConfig.endpoint.relayToken { needsRestart.append("endpoint.relay_token") }
         if old.control != newConfig.control { needsRestart.append("control") }
         if old.metrics != newConfig.metrics { needsRestart.append("metrics") }
         if old.logging.format != newConfig.logging.format { needsRestart.append("logging.format") }

@@ -137,7 +137,15 @@ public final class Daemon: Sendable {
         // `hook_timeout`, so the outer deadline is only a backstop.
         let hooks = HookChain([context.engine], deadline: .seconds(3600), failureErrorCode: policyRejectionCode)
         var routers: [Router] = []
-        for address in config.endpoint.listen {
+        for (index, address) in config.endpoint.listen.enumerated() {
+            // Only the first endpoint links to relays: a relay knows one connection per id, so a second endpoint
+            // with the same key would replace the first one's link. Tunnels dial from the first endpoint too.
+            var endpointConfiguration = endpointConfiguration
+            if index == 0 {
+                endpointConfiguration.relays = config.endpoint.relays
+                endpointConfiguration.pathMode = config.endpoint.pathMode
+                endpointConfiguration.relayToken = config.endpoint.relayToken
+            }
             // Accepting even with no services, so a reload can add the first one (`Router.addHandler`); until
             // then every handshake is refused in TLS (no_application_protocol).
             let endpoint = try await Endpoint.bind(
@@ -185,7 +193,7 @@ public final class Daemon: Sendable {
         }
     }
 
-    static func loadOrCreateIdentity(_ path: String, logger: Logger) throws -> EndpointIdentity {
+    package static func loadOrCreateIdentity(_ path: String, logger: Logger) throws -> EndpointIdentity {
         if FileManager.default.fileExists(atPath: path) {
             return try EndpointIdentity.load(fromFile: path)
         }

@@ -4,27 +4,33 @@ import Ferry
 ///
 /// Each table's allowed keys are declared up front, so a misspelt key is an error rather than a silently
 /// ignored setting (the most common way a daemon ends up running with a policy its operator did not write).
-struct ConfigReader {
-    let table: TOMLTable
-    let file: String
+package struct ConfigReader {
+    package let table: TOMLTable
+    package let file: String
     /// The directory relative paths are resolved against.
-    let directory: String
+    package let directory: String
 
-    func error(_ key: String?, line: Int? = nil, _ problem: ConfigProblem) -> ConfigError {
+    package init(table: TOMLTable, file: String, directory: String) {
+        self.table = table
+        self.file = file
+        self.directory = directory
+    }
+
+    package func error(_ key: String?, line: Int? = nil, _ problem: ConfigProblem) -> ConfigError {
         let resolvedLine = line ?? key.flatMap { table.entry($0)?.line } ?? table.line
         return ConfigError(file: file, line: resolvedLine, key: key, problem: problem)
     }
 
     /// Fails on the first key not in `allowed`.
-    func requireOnly(_ allowed: Set<String>) throws(ConfigError) {
+    package func requireOnly(_ allowed: Set<String>) throws(ConfigError) {
         for entry in table.entries where !allowed.contains(entry.key) {
             throw ConfigError(file: file, line: entry.line, key: entry.key, problem: .unknownKey)
         }
     }
 
-    func value(_ key: String) -> TOMLValue? { table[key] }
+    package func value(_ key: String) -> TOMLValue? { table[key] }
 
-    func string(_ key: String) throws(ConfigError) -> String? {
+    package func string(_ key: String) throws(ConfigError) -> String? {
         guard let value = table[key] else { return nil }
         guard case .string(let text) = value.kind else {
             throw error(key, .wrongType(expected: "a string", found: value.typeName))
@@ -32,12 +38,12 @@ struct ConfigReader {
         return text
     }
 
-    func requiredString(_ key: String) throws(ConfigError) -> String {
+    package func requiredString(_ key: String) throws(ConfigError) -> String {
         guard let text = try string(key) else { throw error(key, line: table.line, .missingKey) }
         return text
     }
 
-    func bool(_ key: String) throws(ConfigError) -> Bool? {
+    package func bool(_ key: String) throws(ConfigError) -> Bool? {
         guard let value = table[key] else { return nil }
         guard case .boolean(let flag) = value.kind else {
             throw error(key, .wrongType(expected: "a boolean", found: value.typeName))
@@ -45,7 +51,7 @@ struct ConfigReader {
         return flag
     }
 
-    func integer(_ key: String, range: ClosedRange<Int64>) throws(ConfigError) -> Int? {
+    package func integer(_ key: String, range: ClosedRange<Int64>) throws(ConfigError) -> Int? {
         guard let value = table[key] else { return nil }
         guard case .integer(let number) = value.kind else {
             throw error(key, .wrongType(expected: "an integer", found: value.typeName))
@@ -56,7 +62,7 @@ struct ConfigReader {
         return Int(number)
     }
 
-    func number(_ key: String, range: ClosedRange<Double>) throws(ConfigError) -> Double? {
+    package func number(_ key: String, range: ClosedRange<Double>) throws(ConfigError) -> Double? {
         guard let value = table[key] else { return nil }
         let number: Double
         switch value.kind {
@@ -71,7 +77,7 @@ struct ConfigReader {
     }
 
     /// An array of strings; each element's own line is used for errors about it.
-    func strings(_ key: String) throws(ConfigError) -> [(String, Int)]? {
+    package func strings(_ key: String) throws(ConfigError) -> [(String, Int)]? {
         guard let value = table[key] else { return nil }
         guard case .array(let elements) = value.kind else {
             throw error(key, .wrongType(expected: "an array of strings", found: value.typeName))
@@ -86,13 +92,13 @@ struct ConfigReader {
         return result
     }
 
-    func duration(_ key: String) throws(ConfigError) -> Duration? {
+    package func duration(_ key: String) throws(ConfigError) -> Duration? {
         guard let text = try string(key) else { return nil }
         guard let duration = DurationText.parse(text) else { throw error(key, .invalidDuration(text)) }
         return duration
     }
 
-    func choice<T: RawRepresentable & CaseIterable>(_ key: String, _ type: T.Type) throws(ConfigError) -> T?
+    package func choice<T: RawRepresentable & CaseIterable>(_ key: String, _ type: T.Type) throws(ConfigError) -> T?
     where T.RawValue == String {
         guard let text = try string(key) else { return nil }
         guard let choice = T(rawValue: text) else {
@@ -102,7 +108,7 @@ struct ConfigReader {
     }
 
     /// An IP-literal `host:port` (sockets are bound, never resolved).
-    func socketAddress(_ text: String, key: String, line: Int? = nil) throws(ConfigError) -> HostPort {
+    package func socketAddress(_ text: String, key: String, line: Int? = nil) throws(ConfigError) -> HostPort {
         let address: HostPort
         do {
             address = try HostPort(parsing: text)
@@ -116,7 +122,7 @@ struct ConfigReader {
     }
 
     /// A `host:port` that may name a host (for `forward`, resolved when connecting).
-    func hostAddress(_ text: String, key: String) throws(ConfigError) -> HostPort {
+    package func hostAddress(_ text: String, key: String) throws(ConfigError) -> HostPort {
         do {
             return try HostPort(parsing: text)
         } catch {
@@ -125,11 +131,11 @@ struct ConfigReader {
     }
 
     /// Resolves `path` against the configuration directory unless it is absolute.
-    func resolve(_ path: String) -> String {
+    package func resolve(_ path: String) -> String {
         ConfigReader.resolve(path, directory: directory)
     }
 
-    static func resolve(_ path: String, directory: String) -> String {
+    package static func resolve(_ path: String, directory: String) -> String {
         if path.hasPrefix("/") || directory.isEmpty { return path }
         var path = Substring(path)
         while path.hasPrefix("./") { path = path.dropFirst(2) }
@@ -139,7 +145,7 @@ struct ConfigReader {
     }
 
     /// A sub-table `[name]`, or nil when absent.
-    func subtable(_ key: String) throws(ConfigError) -> ConfigReader? {
+    package func subtable(_ key: String) throws(ConfigError) -> ConfigReader? {
         guard let value = table[key] else { return nil }
         guard case .table(let child) = value.kind else {
             throw error(key, .wrongType(expected: "a table ([\(key)])", found: value.typeName))
@@ -148,7 +154,7 @@ struct ConfigReader {
     }
 
     /// The elements of an array of tables `[[name]]`.
-    func tableArray(_ key: String) throws(ConfigError) -> [ConfigReader] {
+    package func tableArray(_ key: String) throws(ConfigError) -> [ConfigReader] {
         guard let value = table[key] else { return [] }
         guard case .array(let elements) = value.kind else {
             throw error(key, .wrongType(expected: "an array of tables ([[\(key)]])", found: value.typeName))

@@ -84,7 +84,10 @@ extension DaemonConfig {
                 shutdownTimeout: .seconds(10)
             )
         }
-        try section.requireOnly(["key_file", "listen", "hook_timeout", "reevaluate_on_reload", "shutdown_timeout"])
+        try section.requireOnly([
+            "key_file", "listen", "hook_timeout", "reevaluate_on_reload", "shutdown_timeout", "relays", "path_mode",
+            "relay_token",
+        ])
         let keyFile = try section.string("key_file") ?? "ferry.key"
         guard !keyFile.isEmpty else { throw section.error("key_file", .invalidValue(keyFile, reason: "empty path")) }
         var listen: [HostPort] = []
@@ -96,20 +99,44 @@ extension DaemonConfig {
         }
         let hookTimeout = try section.duration("hook_timeout") ?? .seconds(5)
         guard hookTimeout > .zero else { throw section.error("hook_timeout", .invalidValue("0", reason: "must be positive")) }
+        var relays: [RelayAddress] = []
+        for (text, line) in try section.strings("relays") ?? [] {
+            do throws(EndpointAddressError) {
+                relays.append(try RelayAddress(parsing: text))
+            } catch {
+                throw section.error("relays", line: line, .invalidPeer(text, reason: error.description))
+            }
+        }
+        let pathModeText = try section.string("path_mode") ?? PathMode.auto.rawValue
+        guard let pathMode = PathMode(rawValue: pathModeText) else {
+            throw section.error("path_mode", .invalidChoice(pathModeText, allowed: PathMode.allCases.map(\.rawValue)))
+        }
+        if pathMode == .relayOnly, relays.isEmpty {
+            throw section.error("path_mode", .invalidValue(pathModeText, reason: "relay-only needs at least one entry in relays"))
+        }
+        let relayToken = try section.string("relay_token") ?? ""
+        guard relayToken.utf8.count <= 255 else {
+            throw section.error("relay_token", .invalidValue("…", reason: "a relay token is at most 255 bytes"))
+        }
         return EndpointSettings(
             keyFile: reader.resolve(keyFile),
             listen: listen,
             hookTimeout: hookTimeout,
             reevaluateOnReload: try section.bool("reevaluate_on_reload") ?? false,
-            shutdownTimeout: try section.duration("shutdown_timeout") ?? .seconds(10)
+            shutdownTimeout: try section.duration("shutdown_timeout") ?? .seconds(10),
+            relays: relays,
+            pathMode: pathMode,
+            relayToken: relayToken
         )
     }
 
-    private static func parseControl(_ section: ConfigReader?, reader: ConfigReader) throws(ConfigError) -> ControlSettings {
-        guard let section else { return ControlSettings(socket: reader.resolve("ferryd.sock")) }
+    package static func parseControl(
+        _ section: ConfigReader?, reader: ConfigReader, defaultSocket: String = "ferryd.sock"
+    ) throws(ConfigError) -> ControlSettings {
+        guard let section else { return ControlSettings(socket: reader.resolve(defaultSocket)) }
         try section.requireOnly(["socket", "enabled"])
         if try section.bool("enabled") == false { return ControlSettings(socket: nil) }
-        let socket = try section.string("socket") ?? "ferryd.sock"
+        let socket = try section.string("socket") ?? defaultSocket
         let resolved = reader.resolve(socket)
         guard resolved.utf8.count < 108 else {
             throw section.error("socket", .invalidValue(resolved, reason: "a Unix socket path must be under 108 bytes"))
@@ -117,14 +144,14 @@ extension DaemonConfig {
         return ControlSettings(socket: resolved)
     }
 
-    private static func parseMetrics(_ section: ConfigReader?) throws(ConfigError) -> MetricsSettings? {
+    package static func parseMetrics(_ section: ConfigReader?) throws(ConfigError) -> MetricsSettings? {
         guard let section else { return nil }
         try section.requireOnly(["listen"])
         guard let text = try section.string("listen") else { return nil }
         return MetricsSettings(listen: try section.socketAddress(text, key: "listen"))
     }
 
-    private static func parseLogging(_ section: ConfigReader?) throws(ConfigError) -> LoggingSettings {
+    package static func parseLogging(_ section: ConfigReader?) throws(ConfigError) -> LoggingSettings {
         guard let section else { return LoggingSettings(format: .logfmt, level: .info) }
         try section.requireOnly(["format", "level"])
         return LoggingSettings(
@@ -186,7 +213,7 @@ extension DaemonConfig {
 
     // MARK: Hooks
 
-    private static func parseHook(
+    package static func parseHook(
         _ section: ConfigReader,
         position: Int,
         services: Set<String>,
@@ -269,7 +296,7 @@ extension DaemonConfig {
     }
 
     /// `endpoints` plus the ids in `endpoints_file` (one per line, `#` comments).
-    private static func endpointIDs(_ section: ConfigReader) throws(ConfigError) -> Set<EndpointID> {
+    package static func endpointIDs(_ section: ConfigReader) throws(ConfigError) -> Set<EndpointID> {
         var ids: Set<EndpointID> = []
         let inline = try section.strings("endpoints")
         for (text, line) in inline ?? [] {
@@ -313,12 +340,12 @@ extension DaemonConfig {
 }
 
 /// A file that could not be read, with the errno.
-struct FileReadError: Error {
-    var errno: Int32
+package struct FileReadError: Error {
+    package var errno: Int32
 }
 
 /// Reads a whole UTF-8 file.
-func readText(_ path: String) throws(FileReadError) -> String {
+package func readText(_ path: String) throws(FileReadError) -> String {
     guard let handle = fopen(path, "r") else { throw FileReadError(errno: Foundation.errno) }
     defer { fclose(handle) }
     var bytes: [UInt8] = []

@@ -36,6 +36,12 @@ public struct DaemonConfig: Sendable, Equatable {
         public var reevaluateOnReload: Bool
         /// How long a graceful shutdown may take before connections are dropped.
         public var shutdownTimeout: Duration
+        /// Relays the first endpoint keeps links to, so peers reach it by id alone (docs/relay.md).
+        public var relays: [RelayAddress] = []
+        /// Which kinds of path connections may use.
+        public var pathMode: PathMode = .auto
+        /// The token for relays whose access is `token`.
+        public var relayToken: String = ""
     }
 
     /// The control socket.
@@ -104,6 +110,14 @@ public struct DaemonConfig: Sendable, Equatable {
         public var services: Set<String>?
         /// The line of the `[[hooks]]` header.
         public var line: Int
+
+        /// Creates hook settings (ferry-relay adds its access list this way).
+        public init(name: String, kind: HookKind, services: Set<String>?, line: Int) {
+            self.name = name
+            self.kind = kind
+            self.services = services
+            self.line = line
+        }
     }
 
     /// The hook types of `[[hooks]] type = …`.

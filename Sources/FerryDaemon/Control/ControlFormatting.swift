@@ -18,16 +18,43 @@ public enum ControlFormatting {
         if let reload = status.lastReload {
             lines.append("last reload  \(reload.ok ? "ok" : "FAILED: \(reload.error ?? "")") at \(reload.time)")
         }
+        if let pathMode = status.pathMode { lines.append("path mode    \(pathMode)") }
+        for relay in status.relays ?? [] {
+            let state = relay.ready ? (relay.home ? "home" : "ready") : "connecting"
+            let rtt = relay.rttMilliseconds.map { String(format: "%.1fms", $0) } ?? "-"
+            lines.append("relay        \(relay.relay) \(relay.transport) \(state) rtt \(rtt)")
+        }
+        if let observed = status.observedAddresses, !observed.isEmpty {
+            lines.append("public       \(observed.joined(separator: ", ")) (as relays observe it)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// `ferry status` against a relay.
+    public static func relayStatus(_ status: RelayControlStatus) -> String {
+        let clients = status.clients.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        var lines = [
+            "relay        \(status.endpointID)",
+            "listen       \(status.listen.joined(separator: ", ")) (udp), \(status.tcpListen.joined(separator: ", ")) (tcp)",
+            "pid          \(status.pid)   uptime \(duration(status.uptimeSeconds))",
+            "access       \(status.access)",
+            "clients      \(clients.isEmpty ? "0" : clients) (max \(status.maximumClients))",
+            "forwarded    \(status.packetsForwarded) packets, \(bytes(status.bytesForwarded))",
+        ]
+        let drops = status.drops.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        lines.append("drops        \(drops.isEmpty ? "-" : drops.joined(separator: ", "))")
+        for peer in status.mesh { lines.append("mesh         \(peer.relay) \(peer.linked ? "linked" : "down")") }
+        if !status.mesh.isEmpty { lines.append("mesh ids     \(status.meshDirectory)") }
         return lines.joined(separator: "\n")
     }
 
     /// `ferry connections`.
     public static func connections(_ connections: [ControlConnection]) -> String {
-        var rows = [["#", "REMOTE", "ADDRESS", "SERVICE", "SIDE", "RTT", "SENT", "RECEIVED", "SINCE"]]
+        var rows = [["#", "REMOTE", "ADDRESS", "PATH", "SERVICE", "SIDE", "RTT", "SENT", "RECEIVED", "SINCE"]]
         for connection in connections {
             rows.append([
                 "\(connection.number)", String(connection.remoteID.prefix(10)), connection.remoteAddress,
-                connection.service ?? "-", connection.side, String(format: "%.1fms", connection.rttMilliseconds),
+                connection.path ?? "-", connection.service ?? "-", connection.side, String(format: "%.1fms", connection.rttMilliseconds),
                 bytes(connection.bytesSent), bytes(connection.bytesReceived), connection.since,
             ])
         }

@@ -31,10 +31,18 @@ public struct ControlStatus: Codable, Sendable, Equatable {
     public var lastReload: ControlReload?
     /// The bound Prometheus listener (`ip:port`), when metrics are enabled.
     public var metrics: String? = nil
+    /// The relay links (docs/relay.md), when relays are configured.
+    public var relays: [ControlRelay]? = nil
+    /// Public addresses relays observed for this endpoint (QUIC address discovery).
+    public var observedAddresses: [String]? = nil
+    /// The path mode (`auto`, `relay-only`, `direct-only`).
+    public var pathMode: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case endpointID = "endpoint_id"
-        case listen, pid, metrics
+        case listen, pid, metrics, relays
+        case observedAddresses = "observed_addresses"
+        case pathMode = "path_mode"
         case uptimeSeconds = "uptime_seconds"
         case connections, services, tunnels, hooks
         case configFile = "config_file"
@@ -62,6 +70,31 @@ public struct ControlReload: Codable, Sendable, Equatable {
     }
 }
 
+/// One relay link in `status`.
+public struct ControlRelay: Codable, Sendable, Equatable {
+    /// `ID@host:port`.
+    public var relay: String
+    /// `udp` or `tcp`.
+    public var transport: String
+    public var ready: Bool
+    public var home: Bool
+    public var rttMilliseconds: Double?
+    public var packetsSent: UInt64
+    public var packetsReceived: UInt64
+    public var packetsDropped: UInt64
+    /// This endpoint's address as the relay sees it.
+    public var observedAddress: String?
+
+    enum CodingKeys: String, CodingKey {
+        case relay, transport, ready, home
+        case rttMilliseconds = "rtt_ms"
+        case packetsSent = "packets_sent"
+        case packetsReceived = "packets_received"
+        case packetsDropped = "packets_dropped"
+        case observedAddress = "observed_address"
+    }
+}
+
 /// `connections`: one live connection.
 public struct ControlConnection: Codable, Sendable, Equatable {
     public var number: UInt64
@@ -74,12 +107,14 @@ public struct ControlConnection: Codable, Sendable, Equatable {
     public var rttMilliseconds: Double
     public var bytesSent: UInt64
     public var bytesReceived: UInt64
+    /// The selected path's kind: `direct` or `relayed via <relay>`.
+    public var path: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case number
         case remoteID = "remote_id"
         case remoteAddress = "remote_address"
-        case alpn, service, side, since
+        case alpn, service, side, since, path
         case rttMilliseconds = "rtt_ms"
         case bytesSent = "bytes_sent"
         case bytesReceived = "bytes_received"
@@ -114,6 +149,12 @@ public struct ControlRemote: Codable, Sendable, Equatable {
 public struct ControlCheck: Codable, Sendable, Equatable {
     public var ok: Bool
     public var message: String
+
+    /// Creates a check result.
+    public init(ok: Bool, message: String) {
+        self.ok = ok
+        self.message = message
+    }
 }
 
 /// One answer line.

@@ -7,8 +7,8 @@ import NIOPosix
 ///
 /// Besides the file mode, every connection's peer credentials are checked (SO_PEERCRED): only the daemon's own
 /// uid and root may talk to it, so a permissive umask or a directory another user can enter does not open it up.
-final class ControlServer: Sendable {
-    typealias Handler = @Sendable (ControlRequest) async -> String
+package final class ControlServer: Sendable {
+    package typealias Handler = @Sendable (ControlRequest) async -> String
 
     let path: String
     private let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
@@ -25,7 +25,7 @@ final class ControlServer: Sendable {
     }
 
     /// Binds the socket (replacing a stale socket file) and restricts it to mode 0600.
-    static func bind(path: String, group: any EventLoopGroup, logger: Logger, handler: @escaping Handler) async throws -> ControlServer {
+    package static func bind(path: String, group: any EventLoopGroup, logger: Logger, handler: @escaping Handler) async throws -> ControlServer {
         var info = stat()
         if lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }
         let server = try await ServerBootstrap(group: group)
@@ -39,7 +39,7 @@ final class ControlServer: Sendable {
     }
 
     /// Serves connections until `close()`.
-    func run() async {
+    package func run() async {
         try? await server.executeThenClose { inbound in
             try await withThrowingDiscardingTaskGroup { group in
                 for try await client in inbound {
@@ -50,7 +50,7 @@ final class ControlServer: Sendable {
     }
 
     /// Stops accepting and removes the socket file.
-    func close() {
+    package func close() {
         server.channel.close(promise: nil)
         let open = clients.withLock { clients in
             defer { clients.removeAll() }

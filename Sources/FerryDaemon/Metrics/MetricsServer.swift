@@ -7,7 +7,7 @@ import NIOPosix
 ///
 /// A full HTTP stack is not needed for one idempotent GET from a scraper; keeping the parser to the request line
 /// keeps the attack surface small (header bytes are capped at 8 KiB).
-final class MetricsServer: Sendable {
+package final class MetricsServer: Sendable {
     private let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
     private let render: @Sendable () -> String
 
@@ -17,7 +17,7 @@ final class MetricsServer: Sendable {
     }
 
     /// Binds the listener.
-    static func bind(host: String, port: Int, group: any EventLoopGroup, render: @escaping @Sendable () -> String) async throws -> MetricsServer {
+    package static func bind(host: String, port: Int, group: any EventLoopGroup, render: @escaping @Sendable () -> String) async throws -> MetricsServer {
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: host, port: port) { channel in
@@ -29,10 +29,10 @@ final class MetricsServer: Sendable {
     }
 
     /// The bound port.
-    var port: Int? { server.channel.localAddress?.port }
+    package var port: Int? { server.channel.localAddress?.port }
 
     /// Serves until `close()`.
-    func run() async {
+    package func run() async {
         try? await server.executeThenClose { inbound in
             try await withThrowingDiscardingTaskGroup { group in
                 for try await client in inbound {
@@ -43,7 +43,7 @@ final class MetricsServer: Sendable {
     }
 
     /// Stops listening.
-    func close() {
+    package func close() {
         server.channel.close(promise: nil)
     }
 

@@ -107,8 +107,21 @@ extension PolicyEngine {
         registry: ConnectionRegistry,
         plugins: (DaemonConfig.HookSettings, DaemonConfig.PluginSettings) -> PluginClient
     ) -> Snapshot {
+        makeSnapshot(
+            hooks: config.hooks, hookTimeout: config.endpoint.hookTimeout, recorder: recorder, registry: registry,
+            plugins: plugins)
+    }
+
+    /// Builds a chain from hook settings alone: ferry-relay runs the same `[[hooks]]` against relay clients.
+    package static func makeSnapshot(
+        hooks settingsList: [DaemonConfig.HookSettings],
+        hookTimeout: Duration,
+        recorder: DecisionRecorder,
+        registry: ConnectionRegistry,
+        plugins: (DaemonConfig.HookSettings, DaemonConfig.PluginSettings) -> PluginClient
+    ) -> Snapshot {
         var hooks: [any DaemonPolicyHook] = []
-        for settings in config.hooks {
+        for settings in settingsList {
             let context = PolicyHookContext(
                 name: settings.name,
                 type: settings.kind.typeName,
@@ -134,7 +147,7 @@ extension PolicyEngine {
                 hooks.append(PluginHook(context: context, client: plugins(settings, plugin), onError: plugin.onError))
             }
         }
-        let chain = HookChain(hooks.map { $0 as any EndpointHooks }, deadline: config.endpoint.hookTimeout, failureErrorCode: policyRejectionCode)
+        let chain = HookChain(hooks.map { $0 as any EndpointHooks }, deadline: hookTimeout, failureErrorCode: policyRejectionCode)
         return Snapshot(hooks: hooks, chain: chain)
     }
 }

@@ -3,21 +3,21 @@ import Foundation
 /// A value guarded by a lock, for state shared between tasks that is touched briefly (counters, maps).
 ///
 /// `NSLock` rather than `Synchronization.Mutex` because the package still supports macOS 14.
-final class Locked<Value>: @unchecked Sendable {
+package final class Locked<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Value
 
-    init(_ value: Value) {
+    package init(_ value: Value) {
         self.value = value
     }
 
     /// Runs `body` with exclusive access to the value.
-    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+    package func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
         lock.lock()
         defer { lock.unlock() }
         return try body(&value)
     }
 
     /// A copy of the current value.
-    var current: Value { withLock { $0 } }
+    package var current: Value { withLock { $0 } }
 }
