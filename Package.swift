@@ -71,7 +71,30 @@ var targets: [Target] = [
         swiftSettings: swiftSettings
     ),
 
+    .target(
+        name: "FerryRelay",
+        dependencies: [
+            "Ferry", "FerryCrypto", "FerryDaemon",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+
     // MARK: Executables (thin: parse arguments, call a library)
+    .executableTarget(
+        name: "ferry-relay",
+        dependencies: [
+            "FerryRelay", "FerryDaemon",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ],
+        path: "Sources/FerryRelayMain",
+        swiftSettings: swiftSettings
+    ),
     .executableTarget(
         name: "ferryd",
         dependencies: [
@@ -135,6 +158,11 @@ let testTargets: [Target] = [
         swiftSettings: swiftSettings
     ),
     .testTarget(
+        name: "FerryRelayTests",
+        dependencies: ["FerryRelay", "FerryDaemon", "Ferry", "FerryCrypto", "FerryTransport"],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
         name: "FerryTests",
         dependencies: ["Ferry", "FerryCrypto", "FerryTransport"],
         swiftSettings: swiftSettings
@@ -156,6 +184,7 @@ let package = Package(
         .executable(name: "ferry", targets: ["FerryCLI"]),
         .executable(name: "ferry-bench", targets: ["FerryBench"]),
         .executable(name: "ferryd", targets: ["ferryd"]),
+        .executable(name: "ferry-relay", targets: ["ferry-relay"]),
     ] + exampleNames.map { .executable(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
