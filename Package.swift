@@ -107,7 +107,7 @@ var targets: [Target] = [
     .executableTarget(
         name: "FerryCLI",
         dependencies: [
-            "FerryCrypto", "FerryDaemon",
+            "Ferry", "FerryCrypto", "FerryDaemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         swiftSettings: swiftSettings

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Ferry
 import FerryDaemon
 
 /// `ferry connect`: opens one stream to a peer's ferryd service and joins it to stdin/stdout.
@@ -15,7 +16,7 @@ struct ConnectCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("The peer, ID@host:port.", valueName: "peer"))
+    @Argument(help: ArgumentHelp("The peer: ID@host:port, or ID alone with --relay.", valueName: "peer"))
     var peer: String
 
     @Argument(help: ArgumentHelp("The service name configured on the peer.", valueName: "service"))
@@ -24,7 +25,17 @@ struct ConnectCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("The identity to connect with (default: a fresh one).", valueName: "path"))
     var key: String?
 
+    @Option(help: ArgumentHelp("A relay to reach the peer through, ID@host:port (repeatable).", valueName: "relay"))
+    var relay: [String] = []
+
     func run() async throws {
-        try await ServiceClient.run(peer: peer, service: service, keyFile: key)
+        let relays = try relay.map { text in
+            do {
+                return try RelayAddress(parsing: text)
+            } catch {
+                throw ValidationError("--relay \(text): \(error)")
+            }
+        }
+        try await ServiceClient.run(peer: peer, service: service, keyFile: key, relays: relays)
     }
 }

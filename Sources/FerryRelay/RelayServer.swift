@@ -60,6 +60,12 @@ public final class RelayServer: Sendable {
         let hooks = makeHooks(config: config, metrics: metrics, logger: logger)
         var configuration = EndpointConfiguration(eventLoopGroup: eventLoopGroup, logger: logger)
         configuration.incomingConnectionQueueLimit = 1024
+        // A relay connection carries one stream (the relay stream) and datagrams: small stream limits and windows
+        // keep an idle client's state small (docs/relay.md §6; the benchmark holds 10,000 of them).
+        configuration.transport.maxConcurrentBidirectionalStreams = 2
+        configuration.transport.maxConcurrentUnidirectionalStreams = 0
+        configuration.transport.initialMaxStreamData = 256 << 10
+        configuration.transport.initialMaxData = 1 << 20
         var endpoints: [Endpoint] = []
         do {
             for address in config.listen {
@@ -114,7 +120,11 @@ public final class RelayServer: Sendable {
     }
 
     private func bindSideServices(identity: EndpointIdentity, eventLoopGroup: any EventLoopGroup) async throws {
-        for address in config.tcpListen ?? config.listen {
+        // TCP on the same port number as each UDP socket, also when the configuration asked for port 0.
+        let sameAsUDP = zip(config.listen, endpoints).map { configured, endpoint in
+            HostPort(host: configured.host, port: configured.port == 0 ? endpoint.localAddress.port : configured.port)
+        }
+        for address in config.tcpListen ?? sameAsUDP {
             let listener = try await RelayTCPListener.bind(
                 address: address, identity: identity, server: self, eventLoopGroup: eventLoopGroup)
             state.withLock { $0.tcpListeners.append(listener) }

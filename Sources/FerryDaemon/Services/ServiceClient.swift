@@ -39,6 +39,7 @@ public enum ServiceClient {
         peer: String,
         service: String,
         keyFile: String?,
+        relays: [RelayAddress] = [],
         input: FileHandle = .standardInput,
         output: FileHandle = .standardOutput
     ) async throws(Failure) -> Int {
@@ -61,7 +62,9 @@ public enum ServiceClient {
         let bindHost = address.directAddresses.first.map { $0.host.contains(":") ? "::" : "0.0.0.0" } ?? "0.0.0.0"
         let endpoint: Endpoint
         do {
-            endpoint = try await Endpoint.bind(host: bindHost, port: 0, identity: identity, alpns: [])
+            endpoint = try await Endpoint.bind(
+                host: bindHost, port: 0, identity: identity, alpns: [],
+                configuration: EndpointConfiguration(relays: relays))
         } catch {
             throw .bindFailed("\(error)")
         }
