@@ -257,16 +257,28 @@ def relayed_path(lab, bin_path, socket):
 
 # ---- cases -----------------------------------------------------------------------------------------------
 
-def case_tunnel_by_id(bin_path, workdir):
+def one_relay_lab(bin_path, workdir, udp_blocked_at_a=False):
+    """The lab with relay1, ferryd B (echo service) and ferryd A (tunnel to B by id); returns (lab, relay dir,
+    relay key, relay child, socket A, socket B). The caller closes the lab."""
     lab = Lab(workdir)
     try:
-        lab.build()
+        lab.build(udp_blocked_at_a=udp_blocked_at_a)
         relay_key = os.path.join(workdir, "relay1.key")
         keygen(bin_path, relay_key)
-        _, relay = start_relay(lab, bin_path, os.path.join(workdir, "relay1"), 1, relay_key)
+        relay_dir = os.path.join(workdir, "relay1")
+        child, relay = start_relay(lab, bin_path, relay_dir, 1, relay_key)
         key_b = os.path.join(workdir, "b.key")
         keygen(bin_path, key_b)
         socket_a, socket_b = two_ferryds(lab, bin_path, workdir, [relay], [relay], key_b)
+    except BaseException:
+        lab.close()
+        raise
+    return lab, relay_dir, relay_key, child, socket_a, socket_b
+
+
+def case_tunnel_by_id(bin_path, workdir):
+    lab, _, _, _, socket_a, socket_b = one_relay_lab(bin_path, workdir)
+    try:
         wait_relayed(lab, bin_path, "B", socket_b, "udp")
         link = wait_relayed(lab, bin_path, "A", socket_a, "udp")
         report = transfer(lab, TRANSFER)
@@ -278,15 +290,8 @@ def case_tunnel_by_id(bin_path, workdir):
 
 
 def case_udp_blocked(bin_path, workdir):
-    lab = Lab(workdir)
+    lab, _, _, _, socket_a, socket_b = one_relay_lab(bin_path, workdir, udp_blocked_at_a=True)
     try:
-        lab.build(udp_blocked_at_a=True)
-        relay_key = os.path.join(workdir, "relay1.key")
-        keygen(bin_path, relay_key)
-        _, relay = start_relay(lab, bin_path, os.path.join(workdir, "relay1"), 1, relay_key)
-        key_b = os.path.join(workdir, "b.key")
-        keygen(bin_path, key_b)
-        socket_a, socket_b = two_ferryds(lab, bin_path, workdir, [relay], [relay], key_b)
         wait_relayed(lab, bin_path, "B", socket_b, "udp")
         wait_relayed(lab, bin_path, "A", socket_a, "tcp")
         report = transfer(lab, TRANSFER)
@@ -316,6 +321,18 @@ def case_mesh(bin_path, workdir):
         lab.close()
 
 
+def relay_status(lab, bin_path, relay_dir, index):
+    """The relay's status answer (a dict), or None when it did not answer."""
+    socket = os.path.join(relay_dir, "relay.sock")
+    result = subprocess.run(
+        lab.exec(f"relay{index}", [os.path.join(bin_path, "ferry"), "status", "--json", "--socket", socket]),
+        capture_output=True, text=True, timeout=10)
+    try:
+        return json.loads(result.stdout)["result"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def wait_mesh(lab, bin_path, workdir, limit=30.0):
     """Waits until each relay's outgoing mesh link is up (its status says linked)."""
     deadline = time.monotonic() + limit
@@ -323,15 +340,9 @@ def wait_mesh(lab, bin_path, workdir, limit=30.0):
     while time.monotonic() < deadline:
         states = []
         for index in (1, 2):
-            socket = os.path.join(workdir, f"relay{index}", "relay.sock")
-            result = subprocess.run(
-                lab.exec(f"relay{index}", [os.path.join(bin_path, "ferry"), "status", "--json", "--socket", socket]),
-                capture_output=True, text=True, timeout=10)
-            try:
-                status = json.loads(result.stdout)["result"]
-                states.append(all(peer["linked"] for peer in status["mesh"]) and status["mesh_directory"] >= 1)
-            except (ValueError, KeyError, TypeError):
-                states.append(False)
+            status = relay_status(lab, bin_path, os.path.join(workdir, f"relay{index}"), index) or {}
+            mesh = status.get("mesh") or []
+            states.append(bool(mesh) and all(peer["linked"] for peer in mesh) and status.get("mesh_directory", 0) >= 1)
         if all(states):
             return
         time.sleep(0.1)  # polling a condition with a deadline
@@ -343,14 +354,7 @@ def wait_forwarded(lab, bin_path, relay_dir, packets, limit=30.0):
     deadline = time.monotonic() + limit
     forwarded = 0
     while time.monotonic() < deadline:
-        socket = os.path.join(relay_dir, "relay.sock")
-        result = subprocess.run(
-            lab.exec("relay1", [os.path.join(bin_path, "ferry"), "status", "--json", "--socket", socket]),
-            capture_output=True, text=True, timeout=10)
-        try:
-            forwarded = json.loads(result.stdout)["result"]["packets_forwarded"]
-        except (ValueError, KeyError, TypeError):
-            forwarded = 0
+        forwarded = (relay_status(lab, bin_path, relay_dir, 1) or {}).get("packets_forwarded", 0)
         if forwarded >= packets:
             return
         time.sleep(0.05)  # polling a condition with a deadline
@@ -358,16 +362,8 @@ def wait_forwarded(lab, bin_path, relay_dir, packets, limit=30.0):
 
 
 def case_relay_restart(bin_path, workdir):
-    lab = Lab(workdir)
+    lab, relay_dir, relay_key, child, socket_a, socket_b = one_relay_lab(bin_path, workdir)
     try:
-        lab.build()
-        relay_key = os.path.join(workdir, "relay1.key")
-        keygen(bin_path, relay_key)
-        relay_dir = os.path.join(workdir, "relay1")
-        child, relay = start_relay(lab, bin_path, relay_dir, 1, relay_key)
-        key_b = os.path.join(workdir, "b.key")
-        keygen(bin_path, key_b)
-        socket_a, socket_b = two_ferryds(lab, bin_path, workdir, [relay], [relay], key_b)
         wait_relayed(lab, bin_path, "B", socket_b)
         wait_relayed(lab, bin_path, "A", socket_a)
         size, rate = 24 << 20, 4 << 20  # six seconds of paced traffic

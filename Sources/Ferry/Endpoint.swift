@@ -251,13 +251,7 @@ public final class Endpoint: Sendable {
         }
         var lastError = ConnectionError.unresolvableAddress(address)
         for remote in candidates {
-            let token = WaiterToken()
-            let result = await core.driver.performCancellable { driver, resumer in
-                driver.connect(to: remote, expectedPeer: address.id, alpns: alpnBytes, token: token, resumer: resumer)
-            } onCancel: { driver in
-                driver.cancelConnect(token: token)
-            }
-            switch result {
+            switch await dial(remote, peer: address.id, alpns: alpnBytes) {
             case .success(let connection):
                 return connection
             case .failure(let error):
@@ -270,6 +264,16 @@ public final class Endpoint: Sendable {
             }
         }
         throw lastError
+    }
+
+    /// One handshake with `peer` at a transport address (direct, or a relayed path's stand-in); cancellable.
+    private func dial(_ remote: NetworkAddress, peer: EndpointID, alpns: [[UInt8]]) async -> Result<Connection, ConnectionError> {
+        let token = WaiterToken()
+        return await core.driver.performCancellable { driver, resumer in
+            driver.connect(to: remote, expectedPeer: peer, alpns: alpns, token: token, resumer: resumer)
+        } onCancel: { driver in
+            driver.cancelConnect(token: token)
+        }
     }
 
     /// How long dialing by id waits for the first relay link right after `bind`.
@@ -287,13 +291,7 @@ public final class Endpoint: Sendable {
         for relay in candidates {
             let peer = address.id
             guard let remote = await core.driver.compute({ $0.relayedAddress(to: peer, through: relay) }) else { continue }
-            let token = WaiterToken()
-            let result = await core.driver.performCancellable { driver, resumer in
-                driver.connect(to: remote, expectedPeer: peer, alpns: alpns, token: token, resumer: resumer)
-            } onCancel: { driver in
-                driver.cancelConnect(token: token)
-            }
-            switch result {
+            switch await dial(remote, peer: peer, alpns: alpns) {
             case .success(let connection):
                 return connection
             case .failure(let error):

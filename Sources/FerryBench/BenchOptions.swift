@@ -38,6 +38,14 @@ struct CommonOptions: ParsableArguments {
     @Flag(name: [.short, .long], help: "Debug logging on stderr.")
     var verbose = false
 
+    @Option(help: "A relay, ID@IP:PORT: the server links to it and waits until it is reachable by id; the client reaches a server given as ID alone through it (docs/relay.md).")
+    var relay: String?
+
+    /// `--relay` parsed.
+    func relayAddress() throws -> RelayAddress? {
+        try relay.map { try RelayAddress(parsing: $0) }
+    }
+
     /// Runs `body` with `--executor`'s task executor preference (child tasks inherit it).
     func onExecutor<T: Sendable>(of endpoint: Endpoint, _ body: () async -> T) async -> T {
         if executor == .loop, #available(macOS 15.0, iOS 18.0, tvOS 18.0, watchOS 11.0, *) {
@@ -71,7 +79,8 @@ struct CommonOptions: ParsableArguments {
             transport: transport,
             cipherSuites: try cipherSuites(cipher ?? defaultCipher),
             socketBufferSize: Int(clamping: sockbuf.value),
-            logger: logger
+            logger: logger,
+            relays: try relayAddress().map { [$0] } ?? []
         )
     }
 

@@ -10,7 +10,7 @@ struct FerryBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ferry-bench",
         abstract: "QUIC perf server, client and handshake benchmark (quinn-perf compatible).",
-        subcommands: [Server.self, Client.self, Handshakes.self, HookChainBench.self]
+        subcommands: [Server.self, Client.self, Handshakes.self, HookChainBench.self, RelayIdle.self]
     )
 
     struct Server: AsyncParsableCommand {
@@ -43,6 +43,9 @@ struct FerryBenchCommand: AsyncParsableCommand {
                 configuration: configuration,
                 hooks: try makeBenchHooks(count: hooks, allow: allow)
             )
+            if common.relay != nil, await !endpoint.waitUntilRelayed(timeout: .seconds(30)) {
+                throw ValidationError("the relay did not answer within 30 s")
+            }
             printLine("listening \(endpoint.address)")
             let server = PerfServer(endpoint: endpoint, logger: configuration.logger)
             await common.onExecutor(of: endpoint) { await server.run() }

@@ -87,14 +87,8 @@ public struct RelayConfig: Sendable, Equatable {
     public static func load(
         path: String, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigError) -> RelayConfig {
-        let text: String
-        do {
-            text = try readText(path)
-        } catch {
-            throw ConfigError(file: path, line: 0, key: nil, problem: .unreadable(path: path, errno: error.errno))
-        }
-        let directory = (path as NSString).deletingLastPathComponent
-        return try parse(text, file: path, directory: directory.isEmpty ? "." : directory, environment: environment)
+        let (text, directory) = try readConfigFile(path)
+        return try parse(text, file: path, directory: directory, environment: environment)
     }
 
     /// Validates configuration text.

@@ -183,11 +183,7 @@ final class TCPRelayClient: RelayOutlet, @unchecked Sendable {
             count += 1
             return true
         }) else { return .queueFull }
-        var framed: [UInt8] = []
-        framed.reserveCapacity(message.count + 2)
-        framed.append(UInt8(message.count >> 8))
-        framed.append(UInt8(message.count & 0xff))
-        framed.append(contentsOf: message)
+        let framed = [UInt8(message.count >> 8), UInt8(message.count & 0xff)] + message
         let handler = boundHandler
         let pending = self.pending
         let forwarder = self.forwarder

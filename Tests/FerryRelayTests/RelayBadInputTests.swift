@@ -95,7 +95,7 @@ final class RelayBadInputTests: XCTestCase {
                 return XCTFail("expected the access hook's refusal, got \(String(describing: reason))")
             }
             XCTAssertTrue(text.contains("access"), text)
-        } catch let error as ConnectionError {
+        } catch {
             guard case .closed(.applicationClosed(403, let text, .peer)) = error else {
                 return XCTFail("expected the access hook's refusal, got \(error)")
             }

@@ -150,36 +150,13 @@ extension RelayTCPDialer {
     static func probe(
         relay: RelayAddress, remote: NetworkAddress, port: UInt16, identity: EndpointIdentity, timeout: Duration
     ) async -> Result<Void, NetCheckError> {
-        guard let target = remote.socketAddress(port: port) else { return .failure(NetCheckError(reason: "bad address")) }
-        let group = MultiThreadedEventLoopGroup.singleton
-        let eventLoop = group.next()
-        let established = eventLoop.makePromise(of: EndpointID.self)
-        do {
-            let channel = try await ClientBootstrap(group: eventLoop)
-                .connectTimeout(timeout.timeAmount)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        let session = try TLSStreamSession(
-                            identity: identity, role: .client(expectedPeer: relay.id), alpn: RelayMessage.alpn)
-                        let handler = RelayTLSHandler(session: session)
-                        handler.onEstablished = { established.succeed($0) }
-                        handler.onClosed = { established.fail(RelayDialError(reason: $0)) }
-                        try channel.pipeline.syncOperations.addHandler(handler)
-                    }
-                }
-                .connect(to: target).get()
-            let timer = eventLoop.scheduleTask(in: timeout.timeAmount) {
-                established.fail(RelayDialError(reason: "no TLS handshake within \(timeout)"))
-            }
-            defer {
-                timer.cancel()
-                channel.close(promise: nil)
-            }
-            _ = try await established.futureResult.get()
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+        switch await connectTLS(relay: relay, remote: remote, port: port, identity: identity, timeout: timeout, eventLoop: eventLoop) {
+        case .success(let channel):
+            channel.close(promise: nil)
             return .success(())
-        } catch {
-            established.fail(RelayDialError(reason: "\(error)"))
-            return .failure(NetCheckError(reason: "\(error)"))
+        case .failure(let error):
+            return .failure(NetCheckError(reason: error.reason))
         }
     }
 }

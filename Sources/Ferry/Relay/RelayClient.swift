@@ -18,7 +18,7 @@ final class RelayClient: Sendable {
     private let tasks = HookLock<[Task<Void, Never>]>([])
 
     /// How often each relay task looks at its link.
-    static let tick: Duration = .milliseconds(250)
+    static let tick: Duration = .seconds(1)
     static let initialBackoff: Duration = .milliseconds(100)
     static let maximumBackoff: Duration = .seconds(10)
     /// How long one dial attempt (UDP and TCP together) may take.

@@ -32,9 +32,39 @@ enum RelayTCPDialer {
         timeout: Duration
     ) async -> Bool {
         let driver = core.driver
-        let eventLoop = driver.eventLoop
+        guard case .success(let channel) = await connectTLS(
+            relay: relay, remote: remote, port: port, identity: identity, timeout: timeout, eventLoop: driver.eventLoop)
+        else { return false }
+        return await driver.compute { driver in
+            guard let handler = try? channel.pipeline.syncOperations.handler(type: RelayTLSHandler.self) else {
+                channel.close(promise: nil)
+                return false
+            }
+            let tcp = TCPRelayChannel(handler: handler, channel: channel)
+            guard driver.registerRelayLink(channel: tcp, address: relay.endpointAddress) else {
+                channel.close(promise: nil)
+                return false
+            }
+            handler.onMessage = { message in driver.relayTCPMessage(message, relay: relay.id, channel: tcp) }
+            handler.onClosed = { _ in driver.relayTCPLinkClosed(relay: relay.id, channel: tcp) }
+            return true
+        }
+    }
+}
+
+extension RelayTCPDialer {
+    /// A TCP connection to the relay with a completed TLS handshake that proved the relay's key, on `eventLoop`;
+    /// the channel's pipeline holds one `RelayTLSHandler`. Bounded by `timeout` (connect and handshake).
+    static func connectTLS(
+        relay: RelayAddress, remote: NetworkAddress, port: UInt16, identity: EndpointIdentity, timeout: Duration,
+        eventLoop: any EventLoop
+    ) async -> Result<any Channel, RelayDialError> {
+        guard let target = remote.socketAddress(port: port) else { return .failure(RelayDialError(reason: "bad address")) }
         let established = eventLoop.makePromise(of: EndpointID.self)
-        guard let target = remote.socketAddress(port: port) else { return false }
+        let timer = eventLoop.scheduleTask(in: timeout.timeAmount) {
+            established.fail(RelayDialError(reason: "no TLS handshake within \(timeout)"))
+        }
+        defer { timer.cancel() }
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: eventLoop)
@@ -53,27 +83,14 @@ enum RelayTCPDialer {
                 .connect(to: target).get()
         } catch {
             established.fail(RelayDialError(reason: "\(error)"))
-            return false
+            return .failure(RelayDialError(reason: "\(error)"))
         }
         do {
             _ = try await established.futureResult.get()
+            return .success(channel)
         } catch {
             channel.close(promise: nil)
-            return false
-        }
-        return await driver.compute { driver in
-            guard let handler = try? channel.pipeline.syncOperations.handler(type: RelayTLSHandler.self) else {
-                channel.close(promise: nil)
-                return false
-            }
-            let tcp = TCPRelayChannel(handler: handler, channel: channel)
-            guard driver.registerRelayLink(channel: tcp, address: relay.endpointAddress) else {
-                channel.close(promise: nil)
-                return false
-            }
-            handler.onMessage = { message in driver.relayTCPMessage(message, relay: relay.id, channel: tcp) }
-            handler.onClosed = { _ in driver.relayTCPLinkClosed(relay: relay.id, channel: tcp) }
-            return true
+            return .failure(error as? RelayDialError ?? RelayDialError(reason: "\(error)"))
         }
     }
 }

@@ -11,14 +11,8 @@ extension DaemonConfig {
         path: String,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigError) -> DaemonConfig {
-        let text: String
-        do {
-            text = try readText(path)
-        } catch {
-            throw ConfigError(file: path, line: 0, key: nil, problem: .unreadable(path: path, errno: error.errno))
-        }
-        let directory = (path as NSString).deletingLastPathComponent
-        return try parse(text, file: path, directory: directory.isEmpty ? "." : directory, environment: environment)
+        let (text, directory) = try readConfigFile(path)
+        return try parse(text, file: path, directory: directory, environment: environment)
     }
 
     /// Validates configuration text; `file` names it in errors and `directory` anchors relative paths.
@@ -337,6 +331,18 @@ extension DaemonConfig {
             throw section.error(key, .invalidValue(name, reason: "a name is 1-64 characters of A-Z a-z 0-9 . _ -"))
         }
     }
+}
+
+/// A configuration file's text and the directory its relative paths resolve against.
+package func readConfigFile(_ path: String) throws(ConfigError) -> (text: String, directory: String) {
+    let text: String
+    do {
+        text = try readText(path)
+    } catch {
+        throw ConfigError(file: path, line: 0, key: nil, problem: .unreadable(path: path, errno: error.errno))
+    }
+    let directory = (path as NSString).deletingLastPathComponent
+    return (text, directory.isEmpty ? "." : directory)
 }
 
 /// A file that could not be read, with the errno.
