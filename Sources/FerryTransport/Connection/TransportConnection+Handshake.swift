@@ -55,7 +55,13 @@ extension TransportConnection {
             } catch {
                 throw Self.transportError(for: error)
             }
-            guard let event else { return }
+            guard let event else {
+                // Drained after confirmation: a server frees its TLS session (CompletedHandshake).
+                if side == .server, isHandshakeConfirmed, !(handshake is CompletedHandshake) {
+                    handshake = CompletedHandshake(of: handshake)
+                }
+                return
+            }
             switch event {
             case .cryptoData(let bytes, let level):
                 let space = space(level)

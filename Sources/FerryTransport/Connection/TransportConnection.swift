@@ -72,7 +72,8 @@ public final class TransportConnection {
 
     // MARK: Handshake
 
-    let handshake: any HandshakeSession
+    /// The TLS session; a server swaps it for a `CompletedHandshake` once the handshake is confirmed.
+    var handshake: any HandshakeSession
     /// Initial, Handshake and Application packet-number spaces, indexed by `EncryptionLevel.rawValue`.
     let spaces: [PacketSpace]
     var localTransportParameters: TransportParameters
