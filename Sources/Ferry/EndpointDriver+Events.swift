@@ -58,6 +58,8 @@ extension EndpointDriver {
             publishPathEvents(runtime)
         case .observedAddressChanged(let address):
             runtime.observedAddress = address
+        case .remoteCandidatesChanged:
+            break  // Not surfaced by the runtime yet (issue 11, step 2).
         case .closed(let reason):
             connectionClosed(runtime, reason: reason)
         }

@@ -98,6 +98,12 @@ extension Frame {
             return try DatagramFrame.decodeBody(type: type, from: &reader)
         case FrameType.observedAddressIPv4, FrameType.observedAddressIPv6:
             return .observedAddress(try ObservedAddressFrame.decodeBody(type: type, from: &reader))
+        case FrameType.addAddressIPv4, FrameType.addAddressIPv6:
+            return .addAddress(try AddAddressFrame.decodeBody(type: type, from: &reader))
+        case FrameType.punchMeNowIPv4, FrameType.punchMeNowIPv6:
+            return .punchMeNow(try PunchMeNowFrame.decodeBody(type: type, from: &reader))
+        case FrameType.removeAddress:
+            return .removeAddress(sequenceNumber: try reader.readVarInt())
         default:
             throw .unknownFrameType(type)
         }

@@ -36,6 +36,12 @@ extension Frame {
             return DatagramFrame.headerLength(length: data.count) + data.count
         case .observedAddress(let frame):
             return frame.encodedLength
+        case .addAddress(let frame):
+            return frame.encodedLength
+        case .punchMeNow(let frame):
+            return frame.encodedLength
+        case .removeAddress(let sequenceNumber):
+            return VarInt.encodedLength(FrameType.removeAddress) + VarInt.encodedLength(sequenceNumber)
         }
     }
 
@@ -86,6 +92,13 @@ extension Frame {
             writer.writeBytes(data)
         case .observedAddress(let frame):
             frame.encode(into: &writer)
+        case .addAddress(let frame):
+            frame.encode(into: &writer)
+        case .punchMeNow(let frame):
+            frame.encode(into: &writer)
+        case .removeAddress(let sequenceNumber):
+            writer.writeVarInt(FrameType.removeAddress)
+            writer.writeVarInt(sequenceNumber)
         }
     }
 }

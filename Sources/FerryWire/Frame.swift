@@ -48,6 +48,15 @@ public enum Frame: Equatable, Sendable {
     /// OBSERVED_ADDRESS (0x9f81a6 IPv4, 0x9f81a7 IPv6): the receiver's address as the sender sees it
     /// (draft-ietf-quic-address-discovery-00 §4.1).
     case observedAddress(ObservedAddressFrame)
+    /// ADD_ADDRESS (0x3d7e90 IPv4, 0x3d7e91 IPv6): an address candidate of the sender
+    /// (draft-seemann-quic-nat-traversal-02 §4.6.1).
+    case addAddress(AddAddressFrame)
+    /// PUNCH_ME_NOW (0x3d7e92 IPv4, 0x3d7e93 IPv6): probe this address now (draft-seemann-quic-nat-traversal-02
+    /// §4.6.2).
+    case punchMeNow(PunchMeNowFrame)
+    /// REMOVE_ADDRESS (0x3d7e94): the candidate with this sequence number is gone
+    /// (draft-seemann-quic-nat-traversal-02 §4.6.3).
+    case removeAddress(sequenceNumber: UInt64)
 
     /// The frame type as it is encoded by `encode(into:)`.
     ///
@@ -80,6 +89,9 @@ public enum Frame: Equatable, Sendable {
         case .handshakeDone: FrameType.handshakeDone
         case .datagram: FrameType.datagramWithLength
         case .observedAddress(let frame): frame.frameType
+        case .addAddress(let frame): frame.frameType
+        case .punchMeNow(let frame): frame.frameType
+        case .removeAddress: FrameType.removeAddress
         }
     }
 
@@ -177,4 +189,14 @@ public enum FrameType {
     public static let observedAddressIPv4: UInt64 = 0x9f81a6
     /// OBSERVED_ADDRESS carrying an IPv6 address (draft-ietf-quic-address-discovery-00 §4.1).
     public static let observedAddressIPv6: UInt64 = 0x9f81a7
+    /// ADD_ADDRESS carrying an IPv4 address (draft-seemann-quic-nat-traversal-02 §4.6.1).
+    public static let addAddressIPv4: UInt64 = 0x3d7e90
+    /// ADD_ADDRESS carrying an IPv6 address (draft-seemann-quic-nat-traversal-02 §4.6.1).
+    public static let addAddressIPv6: UInt64 = 0x3d7e91
+    /// PUNCH_ME_NOW carrying an IPv4 address (draft-seemann-quic-nat-traversal-02 §4.6.2).
+    public static let punchMeNowIPv4: UInt64 = 0x3d7e92
+    /// PUNCH_ME_NOW carrying an IPv6 address (draft-seemann-quic-nat-traversal-02 §4.6.2).
+    public static let punchMeNowIPv6: UInt64 = 0x3d7e93
+    /// REMOVE_ADDRESS (draft-seemann-quic-nat-traversal-02 §4.6.3).
+    public static let removeAddress: UInt64 = 0x3d7e94
 }

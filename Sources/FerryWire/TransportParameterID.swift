@@ -38,6 +38,8 @@ public enum TransportParameterID {
     public static let maxDatagramFrameSize: UInt64 = 0x20
     /// address_discovery (draft-ietf-quic-address-discovery-00 §3).
     public static let addressDiscovery: UInt64 = 0x9f81a176
+    /// nat_traversal (draft-seemann-quic-nat-traversal-02 §4.5).
+    public static let natTraversal: UInt64 = 0x3d7e9f0bca12fea6
 
     /// Whether only a server may send the parameter (RFC 9000 §18.2).
     @inlinable

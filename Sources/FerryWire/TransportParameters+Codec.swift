@@ -60,6 +60,15 @@ extension TransportParameters {
             if let mode = addressDiscovery {
                 integer(TransportParameterID.addressDiscovery, mode.rawValue, nil)
             }
+            switch natTraversal {
+            case .client:
+                writer.writeVarInt(TransportParameterID.natTraversal)
+                writer.writeVarInt(0)
+            case .server(let limit):
+                integer(TransportParameterID.natTraversal, limit, nil)
+            case nil:
+                break
+            }
         }
     }
 
@@ -87,7 +96,7 @@ extension TransportParameters {
                     throw .invalidTransportParameter(id: id, reason: "server-only parameter sent by client")
                 }
                 var field = ByteReader(bytes, range: value.startIndex..<value.endIndex)
-                try parameters.apply(id: id, value: &field)
+                try parameters.apply(id: id, value: &field, sender: sender)
             } catch {
                 switch error {
                 case .invalidTransportParameter:
@@ -100,7 +109,7 @@ extension TransportParameters {
         return parameters
     }
 
-    private mutating func apply(id: UInt64, value: inout ByteReader) throws(WireError) {
+    private mutating func apply(id: UInt64, value: inout ByteReader, sender: Side) throws(WireError) {
         func integer() throws(WireError) -> UInt64 {
             let result = try value.readVarInt()
             guard value.isAtEnd else { throw .invalidTransportParameter(id: id, reason: "trailing bytes") }
@@ -174,6 +183,20 @@ extension TransportParameters {
                 throw invalid("address_discovery must be 0, 1 or 2")
             }
             addressDiscovery = mode
+        case TransportParameterID.natTraversal:
+            // Above the duplicate bitmap's 64 ids, like address_discovery.
+            guard natTraversal == nil else { throw invalid("duplicate") }
+            switch sender {
+            case .client:
+                // §4.5: "A server ... MUST treat the receipt of a non-empty value as ... TRANSPORT_PARAMETER_ERROR".
+                guard value.isAtEnd else { throw invalid("nat_traversal from a client must be empty") }
+                natTraversal = .client
+            case .server:
+                // §4.5: a varint above zero, else TRANSPORT_PARAMETER_ERROR.
+                let limit = try integer()
+                guard limit > 0 else { throw invalid("nat_traversal concurrency limit must be above 0") }
+                natTraversal = .server(concurrencyLimit: limit)
+            }
         default:
             break  // Unknown or GREASE parameter: ignored (RFC 9000 §18.1).
         }

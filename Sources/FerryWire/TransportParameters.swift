@@ -43,6 +43,9 @@ public struct TransportParameters: Equatable, Sendable {
     /// Whether the endpoint provides and/or wants OBSERVED_ADDRESS frames; nil means it does not support address
     /// discovery (draft-ietf-quic-address-discovery-00 §3).
     public var addressDiscovery: AddressDiscoveryMode?
+    /// Whether the endpoint supports the NAT traversal extension, and a server's concurrency limit; nil means it
+    /// does not (draft-seemann-quic-nat-traversal-02 §4.5).
+    public var natTraversal: NATTraversalParameter?
 
     /// Creates transport parameters, each defaulting to its RFC 9000 §18.2 default.
     public init(
@@ -54,7 +57,7 @@ public struct TransportParameters: Equatable, Sendable {
         maxAckDelay: UInt64 = 25, disableActiveMigration: Bool = false, preferredAddress: PreferredAddress? = nil,
         activeConnectionIDLimit: UInt64 = 2, initialSourceConnectionID: ConnectionID? = nil,
         retrySourceConnectionID: ConnectionID? = nil, maxDatagramFrameSize: UInt64? = nil,
-        addressDiscovery: AddressDiscoveryMode? = nil
+        addressDiscovery: AddressDiscoveryMode? = nil, natTraversal: NATTraversalParameter? = nil
     ) {
         self.originalDestinationConnectionID = originalDestinationConnectionID
         self.maxIdleTimeout = maxIdleTimeout
@@ -75,5 +78,6 @@ public struct TransportParameters: Equatable, Sendable {
         self.retrySourceConnectionID = retrySourceConnectionID
         self.maxDatagramFrameSize = maxDatagramFrameSize
         self.addressDiscovery = addressDiscovery
+        self.natTraversal = natTraversal
     }
 }

@@ -1,7 +1,8 @@
 import FerryWire
 import XCTest
 
-/// One sample of every frame type (RFC 9000 §19, RFC 9221 §4, draft-ietf-quic-address-discovery-00 §4.1), shared
+/// One sample of every frame type (RFC 9000 §19, RFC 9221 §4, draft-ietf-quic-address-discovery-00 §4.1,
+/// draft-seemann-quic-nat-traversal-02 §4.6), shared
 /// with the malformed-input tests.
 let sampleFrames: [Frame] = {
     let payload = ArraySlice((0..<40).map { UInt8($0) })
@@ -50,6 +51,18 @@ let sampleFrames: [Frame] = {
             ObservedAddressFrame(
                 sequenceNumber: 1 << 40, ipAddress: [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 7, count: 12),
                 port: 65535)!),
+        .addAddress(AddAddressFrame(sequenceNumber: 0, ipAddress: [198, 51, 100, 7], port: 4433)!),
+        .addAddress(
+            AddAddressFrame(
+                sequenceNumber: 1 << 20, ipAddress: [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 3, count: 12),
+                port: 1)!),
+        .punchMeNow(PunchMeNowFrame(round: 1, pairedWithSequenceNumber: 0, ipAddress: [203, 0, 113, 9], port: 9)!),
+        .punchMeNow(
+            PunchMeNowFrame(
+                round: 1 << 33, pairedWithSequenceNumber: 70000,
+                ipAddress: [0xfe, 0x80] + [UInt8](repeating: 0, count: 13) + [1], port: 65535)!),
+        .removeAddress(sequenceNumber: 0),
+        .removeAddress(sequenceNumber: VarInt.maxValue),
     ]
 }()
 

@@ -24,6 +24,9 @@ public enum ConnectionEvent: Sendable, Equatable {
     /// The peer reported a new address for this endpoint in an OBSERVED_ADDRESS frame; also readable as
     /// `TransportConnection.observedAddress` (draft-ietf-quic-address-discovery-00 §4.1).
     case observedAddressChanged(NetworkAddress)
+    /// The peer's candidate addresses changed; read them as `TransportConnection.remoteCandidates`
+    /// (draft-seemann-quic-nat-traversal-02 §4.6; RFC 8445 §7.3.1.3 for peer-reflexive ones).
+    case remoteCandidatesChanged
     /// The connection is closed; no further events follow for it.
     case closed(ConnectionCloseReason)
 }

@@ -36,10 +36,16 @@ struct NetworkPath {
     /// Set for a new path that differs from the selected one only in a port (NAT rebinding): it keeps the
     /// selected path's PMTU and ECN state when first selected (RFC 9000 §9.4).
     var isPortOnlyChange = false
+    /// A path opened only to probe a NAT traversal candidate (draft-seemann-quic-nat-traversal-02 §4.4). A
+    /// server's probes to it are bounded by `maxChallenges` rather than by the anti-amplification limit.
+    var isPunchProbe = false
+    /// At most this many PATH_CHALLENGEs are sent on the path while it validates; nil is unbounded until the
+    /// validation deadline (RFC 9000 §8.2.4).
+    var maxChallenges: Int?
 
     /// How many more bytes the anti-amplification limit allows on this path (RFC 9000 §8.1).
     var amplificationBudget: Int {
-        guard !isRemoteValidated else { return .max }
+        guard !isRemoteValidated, !isPunchProbe else { return .max }
         let budget = amplificationReceived * 3
         return budget > amplificationSent ? Int(clamping: budget - amplificationSent) : 0
     }

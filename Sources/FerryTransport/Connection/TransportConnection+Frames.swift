@@ -22,7 +22,7 @@ extension TransportConnection {
         case .retireConnectionID(let sequenceNumber):
             try handleRetireConnectionID(sequenceNumber: sequenceNumber, now: now)
         case .pathChallenge(let data):
-            handlePathChallenge(data)
+            handlePathChallenge(data, now: now)
         case .pathResponse(let data):
             handlePathResponse(data, now: now)
         case .connectionClose(let close):
@@ -36,6 +36,8 @@ extension TransportConnection {
             try handleDatagramFrame(data)
         case .observedAddress(let observed):
             try handleObservedAddress(observed)
+        case .addAddress, .punchMeNow, .removeAddress:
+            try handleNATTraversalFrame(frame, now: now)
         }
     }
 
@@ -68,7 +70,8 @@ extension TransportConnection {
         switch frame {
         case .ack(let largestAcknowledged):
             space.received.onAckOfAck(largestAcknowledged: largestAcknowledged)
-        case .crypto, .handshakeDone, .ping, .pathResponse, .pathChallenge, .newToken, .datagram, .observedAddress:
+        case .crypto, .handshakeDone, .ping, .pathResponse, .pathChallenge, .newToken, .datagram, .observedAddress,
+            .addAddress, .removeAddress, .punchMeNow:
             break
         case .newConnectionID, .retireConnectionID:
             break
@@ -99,6 +102,8 @@ extension TransportConnection {
                     onNewTokenLost()
                 case .observedAddress(let pathID, let sequenceNumber):
                     onObservedAddressLost(pathID: pathID, sequenceNumber: sequenceNumber)
+                case .addAddress, .removeAddress, .punchMeNow:
+                    onNATTraversalFrameLost(frame)
                 case .ack, .ping, .pathResponse, .pathChallenge, .datagram:
                     break
                 default:

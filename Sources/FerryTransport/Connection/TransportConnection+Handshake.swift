@@ -25,6 +25,7 @@ extension TransportConnection {
         parameters.initialSourceConnectionID = sourceConnectionID
         parameters.maxDatagramFrameSize = config.maxDatagramFrameSize.map { UInt64($0) }
         parameters.addressDiscovery = config.addressDiscovery.transportParameterValue
+        parameters.natTraversal = NATTraversal(config: config.natTraversal, side: side).localParameter
         if side == .server {
             parameters.originalDestinationConnectionID = originalDestinationConnectionID
             parameters.statelessResetToken = resetToken
@@ -144,6 +145,7 @@ extension TransportConnection {
         peerConnectionIDs.setInitialResetToken(parameters.statelessResetToken)
         if let token = parameters.statelessResetToken { endpointActions.append(.addResetToken(token)) }
         startAddressDiscovery(peerMode: parameters.addressDiscovery)
+        startNATTraversal(peerParameter: parameters.natTraversal)
     }
 
     /// The handshake is confirmed (RFC 9001 §4.1.2): discard Handshake keys (§4.9.2), issue connection IDs,

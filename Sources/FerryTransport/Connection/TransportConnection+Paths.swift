@@ -77,7 +77,8 @@ extension TransportConnection {
     /// do not migrate, so that address never changes. A server accepts any address: its client may migrate or be
     /// rebound (§9.3).
     func acceptsDatagram(from remote: NetworkAddress) -> Bool {
-        side == .server || remote == remoteAddress
+        side == .server || remote == remoteAddress || pathTable.index(remote: remote) != nil
+            || acceptsUnknownServerAddresses
     }
 
     /// Notes where the datagram being processed came from; called before its packets are processed.
@@ -100,8 +101,11 @@ extension TransportConnection {
         // A client knows its paths by local address, which the runtime does not report per datagram; datagrams
         // from any other server address never get here (`acceptsDatagram(from:)`).
         if side == .client || remote == pathTable.paths[active].remoteAddress {
-            countReceived(datagramSize, on: active)
-            if !header.isLongHeader { pathTable.paths[active].lastLocalConnectionID = header.destinationConnectionID }
+            // A client's paths to other server addresses (NAT traversal probes) are told apart by remote address.
+            let index = side == .client && remote != pathTable.paths[active].remoteAddress
+                ? (pathTable.index(remote: remote) ?? active) : active
+            countReceived(datagramSize, on: index)
+            if !header.isLongHeader { pathTable.paths[index].lastLocalConnectionID = header.destinationConnectionID }
             return
         }
         guard !header.isLongHeader, isHandshakeConfirmed, state == .established else { return }
@@ -136,8 +140,11 @@ extension TransportConnection {
     /// PATH_CHALLENGE (RFC 9000 §8.2.2): the response goes out on the path the challenge came on, in a datagram
     /// expanded to 1200 bytes unless the anti-amplification limit forbids it. A client answers on its selected
     /// path: the runtime does not say which local address a datagram arrived on.
-    func handlePathChallenge(_ data: UInt64) {
-        let remote = side == .server ? (pathTable.currentRemote ?? remoteAddress) : remoteAddress
+    func handlePathChallenge(_ data: UInt64, now: Instant) {
+        // A client's datagrams come from its server's address or, with NAT traversal, a candidate's: the
+        // response goes back to where the challenge came from.
+        let remote = pathTable.currentRemote ?? remoteAddress
+        learnPeerReflexiveCandidate(remote, now: now)
         guard pathTable.pendingProbeResponses.count < 4 else { return }
         pathTable.pendingProbeResponses.append((data, remote))
     }
@@ -160,7 +167,9 @@ extension TransportConnection {
             recovery.rearmTimer(now: now)
         }
         // The migration succeeded: the old path is abandoned and its connection ID retired (RFC 9000 §9.5).
+        let validatedID = pathTable.paths[index].id
         if let fallback, fallback != pathTable.activeID { closePath(fallback) }
+        natTraversalPathValidated(validatedID, now: now)
         markDirty()
     }
 
@@ -271,6 +280,7 @@ extension TransportConnection {
             isAckEliciting: true, frameCount: frames.count)
         let end = sealWithoutRecording(packet, buffer: buffer)
         guard end > 0 else { return nil }
+        sentFramesObserver?(frames)
         // Charged to the path it probes (RFC 9000 §9.4); a response to an unknown address to the selected one.
         recovery.onPacketSent(
             SentPacket(packetNumber: packetNumber, timeSent: now, size: end, isAckEliciting: true, frames: frames),
@@ -318,7 +328,9 @@ extension TransportConnection {
                 failed.append(pathTable.paths[index].id)
             } else if let retryAt = validation.retryAt, now >= retryAt {
                 pathTable.paths[index].validation?.retryAt = nil
-                pathTable.paths[index].validation?.isChallengePending = true
+                // A punching probe stops at its challenge budget and waits for its deadline.
+                let limit = pathTable.paths[index].maxChallenges ?? .max
+                pathTable.paths[index].validation?.isChallengePending = validation.attempts < limit
             }
         }
         for id in failed { failValidation(id, now: now) }
@@ -328,6 +340,7 @@ extension TransportConnection {
         guard let index = pathTable.index(of: id) else { return }
         let fallback = pathTable.paths[index].validation?.fallbackPathID
         pathTable.paths[index].validation = nil
+        natTraversalPathFailed(id, now: now)
         if id == pathTable.activeID {
             guard let fallback, let fallbackIndex = pathTable.index(of: fallback) else {
                 // Nowhere to go back to: keep the path; the idle timeout ends a dead connection (RFC 9000 §9.3.2).
@@ -437,7 +450,7 @@ extension TransportConnection {
     /// Adds a path with its own recovery slot (RFC 9000 §9.4): a fresh RTT estimate and congestion controller,
     /// or, when only the peer's port differs from the selected path (NAT rebinding), a copy of its RTT estimate
     /// and its controller, which the two paths then share.
-    private func addPath(
+    func addPath(
         remote: NetworkAddress, local: NetworkAddress?, isRemoteValidated: Bool, peerConnectionIDSequence: UInt64
     ) -> Int {
         let isPortOnly = Self.isPortOnlyChange(from: pathTable.paths[pathTable.activeIndex], remote: remote, local: local)
@@ -450,9 +463,10 @@ extension TransportConnection {
     }
 
     /// Keeps at most four paths: drops the oldest one that is neither selected nor a fallback.
-    private func evictPathIfNeeded() {
+    func evictPathIfNeeded() {
         guard pathTable.paths.count >= 4 else { return }
-        let fallbacks = Set(pathTable.paths.compactMap { $0.validation?.fallbackPathID })
+        var fallbacks = Set(pathTable.paths.compactMap { $0.validation?.fallbackPathID })
+        if let relayed = natTraversalFallbackPathID { fallbacks.insert(relayed) }
         if let victim = pathTable.paths.first(where: { $0.id != pathTable.activeID && !fallbacks.contains($0.id) }) {
             closePath(victim.id)
         }
@@ -482,14 +496,14 @@ extension TransportConnection {
         pathTable.paths[index].counters.datagramsReceived += 1
     }
 
-    private func queuePathEvent(_ event: TransportPathEvent) {
+    func queuePathEvent(_ event: TransportPathEvent) {
         if pathTable.events.isEmpty { events.append(.pathsChanged) }
         // Bounded: a runtime that never polls loses the oldest changes, not memory.
         if pathTable.events.count >= 32 { pathTable.events.removeFirst() }
         pathTable.events.append(event)
     }
 
-    private func snapshot(_ path: NetworkPath) -> PathSnapshot {
+    func snapshot(_ path: NetworkPath) -> PathSnapshot {
         let isSelected = path.id == pathTable.activeID
         let recovery = recovery.pathRecovery(path.recoverySlot)
         let rtt = recovery?.rtt

@@ -131,7 +131,7 @@ extension TransportConnection {
         return isHandshakeDonePending || !pendingPathResponses.isEmpty
             || !localConnectionIDs.pendingAnnouncements.isEmpty || !peerConnectionIDs.pendingRetirements.isEmpty
             || isKeepAlivePending || !outgoingDatagrams.isEmpty || streams.hasPendingTransmit || hasPendingNewToken
-            || hasPendingObservedAddress
+            || hasPendingObservedAddress || hasPendingNATTraversalFrames
     }
 
     /// Writes the header and frames of one packet at `start`; nil if nothing was worth sending.
@@ -224,6 +224,11 @@ extension TransportConnection {
             if hasPendingNewToken && writeNewTokenFrame(writer: &writer) { isAckEliciting = true }
             // Regular packets go to the selected path, so only its report belongs here.
             if writeObservedAddress(onPathAt: pathTable.activeIndex, into: &writer, sentFrames: &sentFramesScratch) {
+                isAckEliciting = true
+            }
+            if hasPendingNATTraversalFrames
+                && writeNATTraversalFrames(into: &writer, sentFrames: &sentFramesScratch)
+            {
                 isAckEliciting = true
             }
         }
@@ -360,6 +365,7 @@ extension TransportConnection {
         }
         let frames = pendingSentFrames[packet.level.rawValue]
         pendingSentFrames[packet.level.rawValue] = []
+        sentFramesObserver?(frames)
         recovery.onPacketSent(
             SentPacket(
                 packetNumber: packet.packetNumber, timeSent: now, size: end - packet.headerStart,

@@ -35,6 +35,7 @@ extension TransportConnection {
         consider(pacingDeadline)
         consider(previousRemoteKeysDeadline)
         consider(nextPathTimeout())
+        consider(nextNATTraversalTimeout())
         if let keepAliveInterval = config.keepAliveInterval, isHandshakeComplete, !isKeepAlivePending {
             consider((lastAckElicitingSentTime ?? .zero) + keepAliveInterval)
         }
@@ -69,6 +70,7 @@ extension TransportConnection {
             isKeepAlivePending = true
         }
         handlePathTimeout(now: now)
+        handleNATTraversalTimeout(now: now)
         if let deadline = recovery.lossDetectionTimeout(), now >= deadline {
             handleLossDetectionTimeout(now: now)
         }
@@ -92,6 +94,7 @@ extension TransportConnection {
                 target = fallback
             }
             target.probesOwed = max(target.probesOwed, count)
+            if target.level == .application { natTraversalProbeTimedOut(now: now) }
             if target.level == .application && !streams.hasPendingTransmit && outgoingDatagrams.isEmpty {
                 // Nothing new to send: the probes carry the oldest unacknowledged data again (RFC 9002 §6.2.4).
                 for frame in recovery.oldestOutstandingFrames(in: .application, packetLimit: count) {

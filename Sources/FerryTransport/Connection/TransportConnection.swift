@@ -108,6 +108,10 @@ public final class TransportConnection {
     var pathTable: PathTable
     /// OBSERVED_ADDRESS state (TransportConnection+AddressDiscovery.swift, draft-ietf-quic-address-discovery).
     var addressDiscovery: AddressDiscovery
+    /// Candidates and punching (TransportConnection+NATTraversal.swift, draft-seemann-quic-nat-traversal-02).
+    var natTraversal: NATTraversal
+    /// Tests: sees the frames of every packet this connection sends, as recorded for recovery.
+    var sentFramesObserver: (([SentFrame]) -> Void)?
 
     // MARK: Timers
 
@@ -209,6 +213,7 @@ public final class TransportConnection {
         self.isAddressValidated = side == .client
         self.pathTable = PathTable(remoteAddress: remoteAddress, isRemoteValidated: side == .client)
         self.addressDiscovery = AddressDiscovery(localRole: context.config.transport.addressDiscovery)
+        self.natTraversal = NATTraversal(config: context.config.transport.natTraversal, side: side)
         let maxAckDelay = context.config.transport.maxAckDelay
         self.spaces = [
             PacketSpace(level: .initial, maxAckDelay: maxAckDelay),

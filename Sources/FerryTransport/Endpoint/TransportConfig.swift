@@ -57,6 +57,11 @@ public struct TransportConfig: Sendable {
     /// the transport parameter ignores it (RFC 9000 §7.4.2), and frames go only to a peer that asked for them.
     public var addressDiscovery: AddressDiscoveryRole = .both
 
+    /// NAT traversal candidates and punching (draft-seemann-quic-nat-traversal-02): whether the nat_traversal
+    /// parameter is advertised (default on; unknown to other stacks, which ignore it, RFC 9000 §7.4.2) and the
+    /// probe budget.
+    public var natTraversal = NATTraversalConfig()
+
     /// Server: answer every Initial whose address is not yet validated with a Retry (RFC 9000 §8.1.2). Here as
     /// well as in `AddressValidationConfig` so runtimes that only forward a `TransportConfig` can switch it on.
     public var requiresAddressValidation = false

@@ -30,6 +30,14 @@ public enum SentFrame: Sendable, Equatable {
     /// An OBSERVED_ADDRESS frame reporting the peer's address on path `pathID`; repeated on that path if lost
     /// while still current (draft-ietf-quic-address-discovery-00 §4.1).
     case observedAddress(pathID: UInt64, sequenceNumber: UInt64)
+    /// An ADD_ADDRESS for a local candidate; repeated if lost while the candidate is current
+    /// (draft-seemann-quic-nat-traversal-02 §4.6.1).
+    case addAddress(sequenceNumber: UInt64)
+    /// A REMOVE_ADDRESS; repeated if lost (§4.6.3).
+    case removeAddress(sequenceNumber: UInt64)
+    /// A PUNCH_ME_NOW offering local candidate `localSequence` paired with the peer's `pairedWith`; repeated if
+    /// lost while its round runs (§4.6.2).
+    case punchMeNow(round: UInt64, localSequence: UInt64, pairedWith: UInt64)
 }
 
 /// Encryption level as a raw index (0 Initial, 1 Handshake, 2 Application), so `SentFrame` stays independent of

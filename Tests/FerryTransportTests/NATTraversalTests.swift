@@ -1,0 +1,201 @@
+import FerryTestSupport
+import XCTest
+
+@testable import FerryTransport
+
+/// NAT traversal over a relayed connection (draft-seemann-quic-nat-traversal-02 §4): the privacy gate, candidate
+/// exchange, a punching round that moves the client to a direct path, fallback to the relay, the probe budget and
+/// peer-reflexive candidates.
+final class NATTraversalTests: XCTestCase {
+    private func connected(
+        gate: Bool = true, serverCandidates: [NetworkAddress]? = nil, clientCandidates: [NetworkAddress]? = nil,
+        config: TransportConfig = TransportConfig()
+    ) throws -> PunchTestNetwork {
+        let network = PunchTestNetwork(transport: config)
+        try network.connect()
+        let client = try XCTUnwrap(network.clientConnection)
+        let server = try XCTUnwrap(network.serverConnection)
+        XCTAssertTrue(client.isNATTraversalNegotiated)
+        XCTAssertTrue(server.isNATTraversalNegotiated)
+        server.setLocalCandidates(serverCandidates ?? [network.serverSocket])
+        client.setLocalCandidates(clientCandidates ?? [network.clientSocket])
+        if gate {
+            server.allowCandidateAdvertisement()
+            client.allowCandidateAdvertisement()
+        }
+        network.run(for: .milliseconds(300))
+        return network
+    }
+
+    // MARK: Privacy gate
+
+    func testNoCandidateFrameBeforeTheGateOpensAndNoneIfItNeverDoes() throws {
+        let network = try connected(gate: false)
+        let client = try XCTUnwrap(network.clientConnection)
+        let server = try XCTUnwrap(network.serverConnection)
+        XCTAssertThrowsError(try client.startPunching(now: network.now)) {
+            XCTAssertEqual($0 as? PunchingError, .advertisementNotAllowed)
+        }
+        _ = try network.upload(patternBytes(count: 50_000))
+        network.run(for: .seconds(5))
+        XCTAssertFalse(network.clientFrames.isEmpty)
+        XCTAssertFalse(network.serverFrames.isEmpty)
+        XCTAssertFalse(network.clientFrames.contains { $0.isNATTraversalFrame }, "relay-only: nothing")
+        XCTAssertFalse(network.serverFrames.contains { $0.isNATTraversalFrame }, "relay-only: nothing")
+        XCTAssertTrue(client.remoteCandidates.isEmpty)
+        XCTAssertTrue(network.clientDirectSends.isEmpty && network.serverDirectSends.isEmpty)
+
+        // Opening the gate on the server alone releases its ADD_ADDRESS, and only then.
+        let before = network.serverFrames.count
+        server.allowCandidateAdvertisement()
+        network.run(for: .milliseconds(200))
+        XCTAssertFalse(network.serverFrames[..<before].contains { $0.revealsCandidate })
+        XCTAssertTrue(network.serverFrames[before...].contains { $0.revealsCandidate })
+        XCTAssertFalse(network.clientFrames.contains { $0.revealsCandidate }, "the client's gate is still shut")
+    }
+
+    // MARK: Candidates
+
+    func testServerCandidatesReachTheClientAndRemovalsFollow() throws {
+        let extra = NetworkAddress(ipBytes: [198, 51, 100, 4], port: 443)!
+        let network = try connected(serverCandidates: [PunchTestNetwork.placeholder, extra])
+        let client = try XCTUnwrap(network.clientConnection)
+        let server = try XCTUnwrap(network.serverConnection)
+        XCTAssertEqual(client.remoteCandidates.map(\.address), [PunchTestNetwork.placeholder, extra])
+        XCTAssertEqual(client.remoteCandidates.map(\.sequenceNumber), [0, 1])
+        XCTAssertTrue(network.clientEvents.contains(.remoteCandidatesChanged))
+        server.setLocalCandidates([extra])
+        network.run(for: .milliseconds(300))
+        XCTAssertEqual(client.remoteCandidates.map(\.address), [extra])
+        XCTAssertTrue(network.serverFrames.contains(.removeAddress(sequenceNumber: 0)))
+        // The client advertises nothing: its candidates travel only in PUNCH_ME_NOW (§4.2).
+        XCTAssertFalse(network.clientFrames.contains { $0.isNATTraversalFrame })
+    }
+
+    func testRemoteCandidatesAreBounded() throws {
+        var config = TransportConfig()
+        config.natTraversal.maxRemoteCandidates = 2
+        let many = (1...5).map { NetworkAddress(ipBytes: [198, 51, 100, UInt8($0)], port: 443)! }
+        let network = try connected(serverCandidates: many, config: config)
+        XCTAssertEqual(network.clientConnection?.remoteCandidates.count, 2)
+        XCTAssertFalse(network.clientConnection?.isClosed ?? true)
+    }
+
+    // MARK: Punching
+
+    func testPunchingMovesTheClientToADirectPathAndKeepsTheRelayAsFallback() throws {
+        let network = try connected()
+        let client = try XCTUnwrap(network.clientConnection)
+        let relayedPath = client.selectedPathID
+        try client.startPunching(now: network.now)
+        XCTAssertTrue(network.run(for: .seconds(10)) { client.isOnPunchedDirectPath })
+        XCTAssertEqual(client.paths.first { $0.isSelected }?.remoteAddress, network.serverSocket)
+        XCTAssertTrue(client.paths.contains { $0.id == relayedPath && !$0.isSelected }, "relayed path kept")
+        XCTAssertTrue(network.clientFrames.contains { if case .punchMeNow = $0 { true } else { false } })
+        // The server followed the client onto the direct path.
+        let stream = try network.upload(patternBytes(count: 200_000))
+        XCTAssertTrue(network.run(for: .seconds(10)) { network.serverFinished.contains(stream) })
+        XCTAssertEqual(network.serverReceived[stream], patternBytes(count: 200_000))
+        XCTAssertEqual(network.serverConnection?.remoteAddress, network.clientSocket)
+        XCTAssertTrue(network.clientEvents.contains(.pathsChanged))
+    }
+
+    func testDirectPathGoingDarkFallsBackToTheRelayWithoutLosingData() throws {
+        let network = try connected()
+        let client = try XCTUnwrap(network.clientConnection)
+        try client.startPunching(now: network.now)
+        XCTAssertTrue(network.run(for: .seconds(10)) { client.isOnPunchedDirectPath })
+        let bytes = patternBytes(count: 300_000)
+        let stream = try network.upload(bytes)
+        network.run(for: .milliseconds(20))
+        network.isDirectBlocked = true
+        XCTAssertTrue(network.run(for: .seconds(20)) { network.serverFinished.contains(stream) })
+        XCTAssertEqual(network.serverReceived[stream], bytes)
+        XCTAssertFalse(client.isOnPunchedDirectPath)
+        XCTAssertEqual(client.remoteAddress, network.serverViaRelay)
+        XCTAssertFalse(client.isClosed)
+    }
+
+    func testProbeBudgetIsRespectedWhenNothingAnswers() throws {
+        var config = TransportConfig()
+        config.natTraversal.maxRounds = 2
+        config.natTraversal.challengesPerProbe = 3
+        let unreachable = (1...5).map { NetworkAddress(ipBytes: [192, 0, 2, UInt8($0)], port: 443)! }
+        let network = try connected(serverCandidates: unreachable, config: config)
+        let client = try XCTUnwrap(network.clientConnection)
+        network.isDirectBlocked = true
+        try client.startPunching(now: network.now)
+        network.run(for: .seconds(20))
+        let challenges = network.clientFrames.filter { if case .pathChallenge = $0 { true } else { false } }.count
+        let punches = network.clientFrames.filter { if case .punchMeNow = $0 { true } else { false } }.count
+        // 2 rounds × 3 probes (paths) × 3 challenges; PUNCH_ME_NOW within the server's concurrency limit per round.
+        XCTAssertGreaterThan(challenges, 0)
+        XCTAssertLessThanOrEqual(challenges, 2 * 3 * 3)
+        XCTAssertLessThanOrEqual(punches, 2 * 3)
+        XCTAssertLessThanOrEqual(network.clientDirectSends.values.reduce(0, +), 2 * 3 * 3)
+        XCTAssertThrowsError(try client.startPunching(now: network.now)) {
+            XCTAssertEqual($0 as? PunchingError, .roundsExhausted)
+        }
+        XCTAssertEqual(client.remoteAddress, network.serverViaRelay)
+        XCTAssertFalse(client.isClosed)
+        // The server probed each client candidate within its budget too.
+        XCTAssertLessThanOrEqual(network.serverDirectSends.values.reduce(0, +), 2 * 3 * 3)
+    }
+
+    func testChallengeFromAnUnknownAddressIsLearnedPeerReflexively() throws {
+        // The client offers only a private address; its NAT maps it to another public one.
+        let privateAddress = NetworkAddress(ipBytes: [192, 168, 1, 7], port: 4433)!
+        let publicAddress = NetworkAddress(ipBytes: [203, 0, 113, 50], port: 61000)!
+        let network = try connected(clientCandidates: [privateAddress])
+        network.clientPublic = publicAddress
+        network.serverFilters = false
+        let client = try XCTUnwrap(network.clientConnection)
+        let server = try XCTUnwrap(network.serverConnection)
+        try client.startPunching(now: network.now)
+        network.run(for: .seconds(10)) { server.remoteCandidates.contains { $0.origin == .peerReflexive } }
+        network.run(for: .milliseconds(200))  // the PUNCH_ME_NOW takes the slower relayed path
+        XCTAssertEqual(
+            server.remoteCandidates.first { $0.origin == .peerReflexive }?.address, publicAddress)
+        XCTAssertTrue(server.remoteCandidates.contains { $0.address == privateAddress && $0.origin == .punchRequest })
+        XCTAssertTrue(network.serverEvents.contains(.remoteCandidatesChanged))
+    }
+
+    // MARK: Errors
+
+    func testFramesFromTheWrongSideAreProtocolViolations() throws {
+        let network = try connected()
+        let server = try XCTUnwrap(network.serverConnection)
+        let frame = Frame.addAddress(try XCTUnwrap(AddAddressFrame(sequenceNumber: 0, ipAddress: [1, 2, 3, 4], port: 1)))
+        XCTAssertThrowsError(try server.handleNATTraversalFrame(frame, now: network.now)) {
+            XCTAssertEqual(($0 as? TransportError)?.code, .protocolViolation)
+        }
+        let client = try XCTUnwrap(network.clientConnection)
+        let punch = Frame.punchMeNow(
+            try XCTUnwrap(PunchMeNowFrame(round: 1, pairedWithSequenceNumber: 0, ipAddress: [1, 2, 3, 4], port: 1)))
+        XCTAssertThrowsError(try client.handleNATTraversalFrame(punch, now: network.now))
+        XCTAssertThrowsError(try server.startPunching(now: network.now)) {
+            XCTAssertEqual($0 as? PunchingError, .notClient)
+        }
+    }
+
+    func testDisabledOnOneSideIsNotNegotiatedAndSendsNothing() throws {
+        var disabled = TransportConfig()
+        disabled.natTraversal.isEnabled = false
+        let network = PunchTestNetwork(transport: TransportConfig(), serverTransport: disabled)
+        try network.connect()
+        let client = try XCTUnwrap(network.clientConnection)
+        XCTAssertFalse(client.isNATTraversalNegotiated)
+        client.setLocalCandidates([network.clientSocket])
+        client.allowCandidateAdvertisement()
+        XCTAssertThrowsError(try client.startPunching(now: network.now)) {
+            XCTAssertEqual($0 as? PunchingError, .notNegotiated)
+        }
+        network.run(for: .seconds(1))
+        XCTAssertFalse(network.clientFrames.contains { $0.isNATTraversalFrame })
+    }
+}
+
+extension PunchTestNetwork {
+    /// The server socket's address, for candidate lists built before a network exists.
+    static let placeholder = NetworkAddress(ipBytes: [10, 0, 0, 2], port: 443)!
+}
