@@ -8,8 +8,9 @@ range, and removes it afterwards, even on failure. Nothing is sent outside the n
      ├─ natA 198.18.0.1 ── lan 198.19.1.1/24 ── hostA 198.19.1.2   ferryd A: tunnel 127.0.0.1:9100 → B/data
      └─ natB 198.18.0.2 ── lan 198.19.2.1/24 ── hostB 198.19.2.2   ferryd B: service data → 127.0.0.1:9000 (echo)
 
-Each NAT masquerades its LAN (no port forwarding) and its forward chain accepts from the WAN only
-`ct state established,related`: unsolicited inbound UDP is dropped, so A and B cannot reach each other directly.
+Each NAT masquerades its LAN (no port forwarding), and its forward and input chains accept from the WAN only
+`ct state established,related`: unsolicited inbound UDP is dropped (before conntrack keeps any state for it, as on
+a home router), so A and B cannot reach each other directly until both have sent.
 A tunnel on A reaches B's TCP service by B's id alone; 64 MiB pass both ways with equal SHA-256.
 
 Needs root (CI runs as root), `ip` and `nft` (Scripts/setup installs nftables). Prints one line per case and
@@ -74,7 +75,14 @@ class Lab:
     def address(self, namespace, interface, cidr):
         run(["ip", "-n", namespace, "addr", "add", cidr, "dev", interface])
 
-    def build(self, relays=1, udp_blocked_at_a=False):
+    def build(self, relays=1, udp_blocked_at_a=False, mapping=None, filtering=None, same_lan=False):
+        """The lab. `mapping` and `filtering` give each NAT's behaviour (RFC 4787): mapping "eim" (`masquerade`,
+        which keeps the port) or "edm" (`masquerade random`: a new port per destination, a symmetric NAT);
+        filtering "apdf" (inbound only for established flows) or "eif" (also inbound to the mapped port 7777 from
+        anyone: a full cone). With `same_lan`, hostA and hostB share natA's LAN (198.19.1.2 and .3) and natB is absent.
+        """
+        mapping = mapping or {}
+        filtering = filtering or {}
         inet = self.add("inet")
         run(["ip", "-n", inet, "link", "add", "br0", "type", "bridge"])
         run(["ip", "-n", inet, "link", "set", "br0", "up"])
@@ -90,27 +98,55 @@ class Lab:
 
         for index in range(relays):
             attach(self.add(f"relay{index + 1}"), f"198.18.0.{10 + index}/24")
-        for side, wan, lan in (("A", 1, 1), ("B", 2, 2)):
+        sides = (("A", 1, 1),) if same_lan else (("A", 1, 1), ("B", 2, 2))
+        for side, wan, lan in sides:
             nat = self.add(f"nat{side}")
-            host = self.add(f"host{side}")
             attach(nat, f"198.18.0.{wan}/24")
-            self.veth(nat, "lan", host, "eth0")
+            hosts = [("A", 2), ("B", 3)] if same_lan else [(side, 2)]
+            if same_lan:
+                run(["ip", "-n", nat, "link", "add", "lan", "type", "bridge"])
+                run(["ip", "-n", nat, "link", "set", "lan", "up"])
+            for host_side, last in hosts:
+                host = self.add(f"host{host_side}")
+                if same_lan:
+                    self.veth(nat, f"port{host_side}", host, "eth0")
+                    run(["ip", "-n", nat, "link", "set", f"port{host_side}", "master", "lan"])
+                else:
+                    self.veth(nat, "lan", host, "eth0")
+                self.address(host, "eth0", f"198.19.{lan}.{last}/24")
+                run(["ip", "-n", host, "route", "add", "default", "via", f"198.19.{lan}.1"])
             self.address(nat, "lan", f"198.19.{lan}.1/24")
-            self.address(host, "eth0", f"198.19.{lan}.2/24")
-            run(["ip", "-n", host, "route", "add", "default", "via", f"198.19.{lan}.1"])
             run(["ip", "netns", "exec", nat, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
             block = 'iifname "lan" meta l4proto udp drop' if (side == "A" and udp_blocked_at_a) else ""
+            masquerade = "masquerade random" if mapping.get(side, "eim") == "edm" else "masquerade"
+            full_cone = filtering.get(side, "apdf") == "eif"
+            inbound = f'iifname "wan" oifname "lan" ip daddr 198.19.{lan}.2 udp dport 7777 accept' if full_cone else ""
+            if same_lan:
+                # Hosts on one LAN talk through the bridge; with br_netfilter loaded, bridged packets pass this
+                # chain too, so let LAN-to-LAN traffic through (it never reaches the NAT).
+                inbound += '\n    iifname "lan" oifname "lan" accept'
+            dnat = (f"""  chain prerouting {{
+    type nat hook prerouting priority -100;
+    iifname "wan" udp dport 7777 dnat to 198.19.{lan}.2:7777
+  }}""" if full_cone else "")
             rules = f"""
 table ip lab {{
+  chain input {{
+    type filter hook input priority 0; policy accept;
+    iifname "wan" ct state established,related accept
+    iifname "wan" drop
+  }}
   chain forward {{
     type filter hook forward priority 0; policy drop;
     ct state established,related accept
     {block}
+    {inbound.strip()}
     iifname "lan" oifname "wan" accept
   }}
+{dnat}
   chain postrouting {{
     type nat hook postrouting priority 100;
-    oifname "wan" masquerade
+    oifname "wan" {masquerade}
   }}
 }}
 """
@@ -150,7 +186,7 @@ listen = ["198.18.0.{10 + index - 1}:{RELAY_PORT}"]
 [control]
 socket = "{directory}/relay.sock"
 [logging]
-level = "notice"
+level = "{os.environ.get("NATLAB_LOG_LEVEL", "notice")}"
 """)
     stderr = open(os.path.join(directory, "relay.log"), "a")
     child = harness.PROCESSES.spawn(
@@ -162,7 +198,7 @@ level = "notice"
     return child, line.split()[1]
 
 
-def start_ferryd(lab, bin_path, directory, side, key, relays, extra=""):
+def start_ferryd(lab, bin_path, directory, side, key, relays, extra="", path_mode="auto"):
     os.makedirs(directory, exist_ok=True)
     relay_list = ", ".join(f'"{r}"' for r in relays)
     config = write(os.path.join(directory, "ferryd.toml"), f"""
@@ -170,10 +206,11 @@ def start_ferryd(lab, bin_path, directory, side, key, relays, extra=""):
 key_file = "{key}"
 listen = ["0.0.0.0:7777"]
 relays = [{relay_list}]
+path_mode = "{path_mode}"
 [control]
 socket = "{directory}/ferryd.sock"
 [logging]
-level = "notice"
+level = "{os.environ.get("NATLAB_LOG_LEVEL", "notice")}"
 {extra}
 """)
     stderr = open(os.path.join(directory, "ferryd.log"), "a")
@@ -220,7 +257,7 @@ def transfer(lab, size, rate=0, timeout=180):
     return report
 
 
-def two_ferryds(lab, bin_path, workdir, relays_a, relays_b, key_b, extra_a=""):
+def two_ferryds(lab, bin_path, workdir, relays_a, relays_b, key_b, extra_a="", path_mode="auto"):
     """ferryd B (service data → echo) and ferryd A (tunnel 127.0.0.1:9100 → B/data by id), both linked."""
     echo = harness.PROCESSES.spawn(lab.exec("hostB", [sys.executable, LAB_TCP, "serve", "9000"]),
                                    stdout=subprocess.PIPE, text=True)
@@ -231,7 +268,7 @@ def two_ferryds(lab, bin_path, workdir, relays_a, relays_b, key_b, extra_a=""):
 [[services]]
 name = "data"
 forward = "127.0.0.1:9000"
-""")
+""", path_mode=path_mode)
     key_a = os.path.join(workdir, "a.key")
     keygen(bin_path, key_a)
     _, socket_a = start_ferryd(lab, bin_path, os.path.join(workdir, "a"), "A", key_a, relays_a, f"""
@@ -239,7 +276,7 @@ forward = "127.0.0.1:9000"
 listen = "127.0.0.1:9100"
 peer = "{id_b}"
 service = "data"
-""" + extra_a)
+""" + extra_a, path_mode=path_mode)
     return socket_a, socket_b
 
 
@@ -257,19 +294,19 @@ def relayed_path(lab, bin_path, socket):
 
 # ---- cases -----------------------------------------------------------------------------------------------
 
-def one_relay_lab(bin_path, workdir, udp_blocked_at_a=False):
+def one_relay_lab(bin_path, workdir, path_mode="auto", **topology):
     """The lab with relay1, ferryd B (echo service) and ferryd A (tunnel to B by id); returns (lab, relay dir,
     relay key, relay child, socket A, socket B). The caller closes the lab."""
     lab = Lab(workdir)
     try:
-        lab.build(udp_blocked_at_a=udp_blocked_at_a)
+        lab.build(**topology)
         relay_key = os.path.join(workdir, "relay1.key")
         keygen(bin_path, relay_key)
         relay_dir = os.path.join(workdir, "relay1")
         child, relay = start_relay(lab, bin_path, relay_dir, 1, relay_key)
         key_b = os.path.join(workdir, "b.key")
         keygen(bin_path, key_b)
-        socket_a, socket_b = two_ferryds(lab, bin_path, workdir, [relay], [relay], key_b)
+        socket_a, socket_b = two_ferryds(lab, bin_path, workdir, [relay], [relay], key_b, path_mode=path_mode)
     except BaseException:
         lab.close()
         raise
@@ -277,7 +314,7 @@ def one_relay_lab(bin_path, workdir, udp_blocked_at_a=False):
 
 
 def case_tunnel_by_id(bin_path, workdir):
-    lab, _, _, _, socket_a, socket_b = one_relay_lab(bin_path, workdir)
+    lab, _, _, _, socket_a, socket_b = one_relay_lab(bin_path, workdir, path_mode="relay-only")
     try:
         wait_relayed(lab, bin_path, "B", socket_b, "udp")
         link = wait_relayed(lab, bin_path, "A", socket_a, "udp")
@@ -295,7 +332,8 @@ def case_udp_blocked(bin_path, workdir):
         wait_relayed(lab, bin_path, "B", socket_b, "udp")
         wait_relayed(lab, bin_path, "A", socket_a, "tcp")
         report = transfer(lab, TRANSFER)
-        return f"A over TCP: 64 MiB both ways, equal SHA-256, {report['mib_s']} MiB/s"
+        path = relayed_path(lab, bin_path, socket_a)  # punching cannot work without UDP: still relayed
+        return f"A over TCP: 64 MiB both ways, equal SHA-256, {report['mib_s']} MiB/s, {path}"
     finally:
         lab.close()
 
@@ -311,7 +349,7 @@ def case_mesh(bin_path, workdir):
         _, relay2 = start_relay(lab, bin_path, os.path.join(workdir, "relay2"), 2, keys[1], mesh=[names[0]])
         key_b = os.path.join(workdir, "b.key")
         keygen(bin_path, key_b)
-        socket_a, socket_b = two_ferryds(lab, bin_path, workdir, [relay1], [relay2], key_b)
+        socket_a, socket_b = two_ferryds(lab, bin_path, workdir, [relay1], [relay2], key_b, path_mode="relay-only")
         wait_relayed(lab, bin_path, "B", socket_b)
         wait_relayed(lab, bin_path, "A", socket_a)
         wait_mesh(lab, bin_path, workdir)
@@ -362,7 +400,7 @@ def wait_forwarded(lab, bin_path, relay_dir, packets, limit=30.0):
 
 
 def case_relay_restart(bin_path, workdir):
-    lab, relay_dir, relay_key, child, socket_a, socket_b = one_relay_lab(bin_path, workdir)
+    lab, relay_dir, relay_key, child, socket_a, socket_b = one_relay_lab(bin_path, workdir, path_mode="relay-only")
     try:
         wait_relayed(lab, bin_path, "B", socket_b)
         wait_relayed(lab, bin_path, "A", socket_a)
@@ -386,11 +424,56 @@ def case_relay_restart(bin_path, workdir):
         lab.close()
 
 
+def selected_path(lab, bin_path, socket):
+    connections = control(lab, bin_path, "A", socket, "connections") or []
+    return connections[0].get("path") if connections else None
+
+
+def wait_path(lab, bin_path, socket, direct, limit=15.0):
+    """Waits until A's tunnel connection's selected path is direct (or relayed); returns the seconds it took."""
+    started = time.monotonic()
+    path = None
+    while time.monotonic() - started < limit:
+        path = selected_path(lab, bin_path, socket)
+        if path and (path == "direct") == direct:
+            return time.monotonic() - started
+        time.sleep(0.05)  # polling a condition with a deadline
+    raise harness.Failure(f"A's connection stayed {path!r}, expected {'direct' if direct else 'relayed'}")
+
+
+def punch_case(expect_direct, transfer_size=TRANSFER, **topology):
+    """A matrix row: the tunnel connection starts relayed; it must end direct (or stay relayed), with the
+    transfer intact and (when it moves) no stall over a second."""
+    def run_case(bin_path, workdir):
+        lab, _, _, _, socket_a, socket_b = one_relay_lab(bin_path, workdir, **topology)
+        try:
+            wait_relayed(lab, bin_path, "B", socket_b, "udp")
+            wait_relayed(lab, bin_path, "A", socket_a, "udp")
+            report = transfer(lab, transfer_size, rate=24 << 20)
+            if expect_direct:
+                wait_path(lab, bin_path, socket_a, direct=True)
+                if report["max_stall_s"] > 1.0:
+                    raise harness.Failure(f"the move stalled the transfer for {report['max_stall_s']} s")
+            else:
+                relayed_path(lab, bin_path, socket_a)
+            path = selected_path(lab, bin_path, socket_a)
+            return (f"{transfer_size >> 20} MiB both ways, equal SHA-256, longest stall {report['max_stall_s']}s, "
+                    f"ended {path}")
+        finally:
+            lab.close()
+    return run_case
+
+
 CASES = [
     ("two NATs: tunnel by peer id through the relay (64 MiB)", case_tunnel_by_id),
     ("UDP blocked at A's NAT: TLS-over-TCP fallback (64 MiB)", case_udp_blocked),
     ("relay mesh: A and B homed on different relays", case_mesh),
     ("relay restarted mid-transfer: links come back, TCP stream survives", case_relay_restart),
+    ("matrix EIM+APDF x EIM+APDF: relayed, then direct mid-transfer", punch_case(True)),
+    ("matrix EIM+EIF x EDM+APDF: direct through a peer-reflexive candidate",
+     punch_case(True, mapping={"B": "edm"}, filtering={"A": "eif"})),
+    ("matrix EDM+APDF x EDM+APDF: stays relayed", punch_case(False, 16 << 20, mapping={"A": "edm", "B": "edm"})),
+    ("matrix same NAT: direct over LAN addresses", punch_case(True, same_lan=True)),
 ]
 
 

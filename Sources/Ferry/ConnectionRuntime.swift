@@ -54,6 +54,8 @@ final class ConnectionRuntime {
     /// Set on a connection to a relay (`EndpointDriver.connectRelay`): it skips the hooks and becomes a relay
     /// link when its handshake completes.
     var relayAddress: EndpointAddress?
+    /// Whether this connection's candidates may be sent (its hooks accepted the peer; docs/nat-traversal.md).
+    var isCandidateGateOpen = false
     /// Answers hook and monitor queries; created when the handshake completes (Hooks/EndpointDriver+Hooks.swift).
     var observer: ConnectionObserver?
     /// This endpoint's address as the peer last reported it (draft-ietf-quic-address-discovery).

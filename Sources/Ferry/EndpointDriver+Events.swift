@@ -59,7 +59,7 @@ extension EndpointDriver {
         case .observedAddressChanged(let address):
             runtime.observedAddress = address
         case .remoteCandidatesChanged:
-            break  // Not surfaced by the runtime yet (issue 11, step 2).
+            remoteCandidatesChanged(runtime)
         case .closed(let reason):
             connectionClosed(runtime, reason: reason)
         }
@@ -109,6 +109,7 @@ extension EndpointDriver {
     /// Hands an established (and, with hooks, accepted) connection to `connect` or the incoming queue.
     func deliverEstablished(_ connection: Connection, runtime: ConnectionRuntime) {
         let peer = connection.remoteID
+        openCandidateGate(runtime)
         switch runtime.side {
         case .client:
             if let waiter = runtime.connectWaiter {

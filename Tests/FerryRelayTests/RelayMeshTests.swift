@@ -74,14 +74,34 @@ func freePort() throws -> UInt16 {
     return UInt16(bigEndian: address.sin_port)
 }
 
-/// Waits (at most 20 s) until `condition` holds, checking every 10 ms.
-func waitFor(_ what: String, file: StaticString = #filePath, line: UInt = #line, _ condition: @escaping @Sendable () -> Bool) async throws {
+/// Waits (at most 20 s) until `condition` holds, checking every 10 ms after running `sampling` (which may read
+/// async state into something `condition` looks at).
+func waitFor(
+    _ what: String, file: StaticString = #filePath, line: UInt = #line, _ condition: @escaping @Sendable () -> Bool,
+    sampling: @Sendable () async -> Void = {}
+) async throws {
     let deadline = ContinuousClock.now + .seconds(20)
-    while !condition() {
+    while true {
+        await sampling()
+        if condition() { return }
         guard ContinuousClock.now < deadline else {
             XCTFail("timed out waiting for \(what)", file: file, line: line)
             throw RelayTestTimeout()
         }
         try await Task.sleep(for: .milliseconds(10))
+    }
+}
+
+/// A value shared between a waiting test and the closures it samples with.
+final class TestBox<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<Result>(_ body: (inout Value) -> Result) -> Result {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
     }
 }

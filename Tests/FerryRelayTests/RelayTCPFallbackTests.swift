@@ -17,7 +17,8 @@ final class RelayTCPFallbackTests: XCTestCase {
         // Nothing answers UDP at the port this client is given, so its QUIC dial cannot succeed; TCP can.
         let deadPort = try freePort()
         var configuration = EndpointConfiguration(
-            relays: [RelayAddress(id: relayAddress.id, address: HostPort(host: "127.0.0.1", port: deadPort))])
+            relays: [RelayAddress(id: relayAddress.id, address: HostPort(host: "127.0.0.1", port: deadPort))],
+            pathMode: .relayOnly)
         configuration.relayTCPPort = tcpPort
         configuration.relayTCPFallbackDelay = .milliseconds(200)
         let client = try await Endpoint.bind(host: "127.0.0.1", identity: .generate(), alpns: [], configuration: configuration)

@@ -45,10 +45,11 @@ func startRelay(extra: [String] = [], mesh: [RelayAddress] = [], keyFile: String
     return try await RelayServer.start(config: config)
 }
 
-/// An endpoint on 127.0.0.1 homed on `relays`, accepting `alpns`.
+/// An endpoint on 127.0.0.1 homed on `relays`, accepting `alpns`. Relay-only by default: on loopback every
+/// relayed connection could otherwise punch its way to a direct path at once, and these tests are about the relay.
 func relayedEndpoint(
     relays: [RelayAddress], alpns: [String] = [], token: String = "", identity: EndpointIdentity = .generate(),
-    pathMode: PathMode = .auto
+    pathMode: PathMode = .relayOnly
 ) async throws -> Endpoint {
     var configuration = EndpointConfiguration(relays: relays, pathMode: pathMode, relayToken: token)
     configuration.relayTCPFallbackDelay = .seconds(2)

@@ -1,0 +1,69 @@
+import Ferry
+import FerryCrypto
+import FerryRelay
+import XCTest
+
+/// A connection dialed by id starts on the relay and moves to a direct path by itself (docs/nat-traversal.md);
+/// in relay-only mode it never does.
+final class RelayPunchingTests: XCTestCase {
+    func testARelayedConnectionMovesToADirectPathWithoutLosingData() async throws {
+        let relay = try await startRelay()
+        let relayAddress = try XCTUnwrap(relay.address)
+        let server = try await relayedEndpoint(relays: [relayAddress], alpns: ["echo/1"], pathMode: .auto)
+        let client = try await relayedEndpoint(relays: [relayAddress], pathMode: .auto)
+        let echoTask = serveEcho(server)
+        let serverLinked = await server.waitUntilRelayed()
+        XCTAssertTrue(serverLinked)
+        let connection = try await withTimeout(20) {
+            try await client.connect(to: EndpointAddress(id: server.id), alpn: "echo/1")
+        }
+        // A transfer that spans the move: it starts while the relay carries the connection.
+        let payload = (0..<2_000_000).map { UInt8(truncatingIfNeeded: $0 &* 29) }
+        async let reply = withTimeout(30) { try await echo(payload, over: connection) }
+        try await waitFor("the connection to select a direct path") {
+            // `paths` is async; sample it through a detached read of the latest value.
+            latestKind.withLock { $0 } == .direct
+        } sampling: {
+            let kind = await connection.paths.first?.kind
+            latestKind.withLock { $0 = kind }
+        }
+        let echoed = try await reply
+        XCTAssertEqual(echoed, payload)
+        let paths = await connection.paths
+        XCTAssertEqual(paths.first?.kind, .direct)
+        XCTAssertTrue(paths.contains { $0.kind == .relayed(relay: relayAddress.id) }, "the relayed path stays as fallback")
+
+        connection.close()
+        echoTask.cancel()
+        await client.close()
+        await server.close()
+        await relay.shutdown()
+    }
+
+    func testRelayOnlyConnectionsNeverGoDirect() async throws {
+        let relay = try await startRelay()
+        let relayAddress = try XCTUnwrap(relay.address)
+        let server = try await relayedEndpoint(relays: [relayAddress], alpns: ["echo/1"], pathMode: .auto)
+        let client = try await relayedEndpoint(relays: [relayAddress], pathMode: .relayOnly)
+        let echoTask = serveEcho(server)
+        _ = await server.waitUntilRelayed()
+        let connection = try await withTimeout(20) {
+            try await client.connect(to: EndpointAddress(id: server.id), alpn: "echo/1")
+        }
+        // Round trips give any punching time to happen; a relay-only client never starts it.
+        for round in 0..<20 {
+            let reply = try await withTimeout(10) { try await echo(Array("round \(round)".utf8), over: connection) }
+            XCTAssertEqual(reply, Array("round \(round)".utf8))
+        }
+        let paths = await connection.paths
+        XCTAssertTrue(paths.allSatisfy { $0.kind.isRelayed }, "\(paths)")
+        connection.close()
+        echoTask.cancel()
+        await client.close()
+        await server.close()
+        await relay.shutdown()
+    }
+}
+
+/// The last path kind sampled by the waiting test.
+private let latestKind = TestBox<PathKind?>(nil)
