@@ -41,6 +41,17 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "A relay, ID@IP:PORT: the server links to it and waits until it is reachable by id; the client reaches a server given as ID alone through it (docs/relay.md).")
     var relay: String?
 
+    @Option(name: .customLong("path-mode"), help: "auto (relayed connections may punch to direct paths), relay-only or direct-only.")
+    var pathMode: String = "auto"
+
+    /// `--path-mode` parsed.
+    func parsedPathMode() throws -> PathMode {
+        guard let mode = PathMode(rawValue: pathMode) else {
+            throw ValidationError("--path-mode must be auto, relay-only or direct-only")
+        }
+        return mode
+    }
+
     /// `--relay` parsed.
     func relayAddress() throws -> RelayAddress? {
         try relay.map { try RelayAddress(parsing: $0) }
@@ -80,7 +91,8 @@ struct CommonOptions: ParsableArguments {
             cipherSuites: try cipherSuites(cipher ?? defaultCipher),
             socketBufferSize: Int(clamping: sockbuf.value),
             logger: logger,
-            relays: try relayAddress().map { [$0] } ?? []
+            relays: try relayAddress().map { [$0] } ?? [],
+            pathMode: try parsedPathMode()
         )
     }
 
