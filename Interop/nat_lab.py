@@ -75,11 +75,12 @@ class Lab:
     def address(self, namespace, interface, cidr):
         run(["ip", "-n", namespace, "addr", "add", cidr, "dev", interface])
 
-    def build(self, relays=1, udp_blocked_at_a=False, mapping=None, filtering=None, same_lan=False):
+    def build(self, relays=1, udp_blocked_at_a=False, mapping=None, filtering=None, same_lan=False, public_a=False):
         """The lab. `mapping` and `filtering` give each NAT's behaviour (RFC 4787): mapping "eim" (`masquerade`,
         which keeps the port) or "edm" (`masquerade random`: a new port per destination, a symmetric NAT);
         filtering "apdf" (inbound only for established flows) or "eif" (also inbound to the mapped port 7777 from
-        anyone: a full cone). With `same_lan`, hostA and hostB share natA's LAN (198.19.1.2 and .3) and natB is absent.
+        anyone: a full cone). With `same_lan`, hostA and hostB share natA's LAN (198.19.1.2 and .3) and natB is absent;
+        with `public_a`, hostA has the public address 198.18.0.1 and no NAT.
         """
         mapping = mapping or {}
         filtering = filtering or {}
@@ -99,6 +100,10 @@ class Lab:
         for index in range(relays):
             attach(self.add(f"relay{index + 1}"), f"198.18.0.{10 + index}/24")
         sides = (("A", 1, 1),) if same_lan else (("A", 1, 1), ("B", 2, 2))
+        if public_a:
+            # Host A sits on the lab's internet itself, at 198.18.0.1, with no NAT in front of it.
+            attach(self.add("hostA"), "198.18.0.1/24")
+            sides = (("B", 2, 2),)
         for side, wan, lan in sides:
             nat = self.add(f"nat{side}")
             attach(nat, f"198.18.0.{wan}/24")
@@ -464,6 +469,33 @@ def punch_case(expect_direct, transfer_size=TRANSFER, **topology):
     return run_case
 
 
+def case_direct_path_dies(bin_path, workdir):
+    """The punched direct path goes dark mid-transfer (natA drops A<->B UDP): back to the relay, data intact."""
+    lab, _, _, _, socket_a, socket_b = one_relay_lab(bin_path, workdir)
+    try:
+        wait_relayed(lab, bin_path, "B", socket_b, "udp")
+        wait_relayed(lab, bin_path, "A", socket_a, "udp")
+        size, rate = 48 << 20, 8 << 20  # six seconds of paced traffic
+        argv = lab.exec("hostA", [sys.executable, LAB_TCP, "send", "9100", str(size), str(rate)])
+        sender = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        to_direct = wait_path(lab, bin_path, socket_a, direct=True)
+        # Cut the direct path only: UDP between A's and B's public addresses; the relay (198.18.0.10) still works.
+        run(lab.exec("natA", ["nft", "insert rule ip lab forward ip daddr 198.18.0.2 udp dport 7777 drop"]))
+        run(lab.exec("natA", ["nft", "insert rule ip lab forward ip saddr 198.18.0.2 udp sport 7777 drop"]))
+        cut = time.monotonic()
+        back = wait_path(lab, bin_path, socket_a, direct=False)
+        out, err = sender.communicate(timeout=180)
+        if sender.returncode != 0:
+            raise harness.Failure(f"transfer across the fallback failed: {out.strip()} {err.strip()[-300:]}")
+        report = json.loads(out.strip().splitlines()[-1])
+        if report["max_stall_s"] > 2.0:
+            raise harness.Failure(f"the fallback stalled the transfer for {report['max_stall_s']} s")
+        return (f"direct after {to_direct:.1f}s, relayed again {back:.1f}s after the cut; 48 MiB both ways, "
+                f"equal SHA-256, longest stall {report['max_stall_s']}s; {time.monotonic() - cut:.1f}s after the cut")
+    finally:
+        lab.close()
+
+
 CASES = [
     ("two NATs: tunnel by peer id through the relay (64 MiB)", case_tunnel_by_id),
     ("UDP blocked at A's NAT: TLS-over-TCP fallback (64 MiB)", case_udp_blocked),
@@ -474,6 +506,9 @@ CASES = [
      punch_case(True, mapping={"B": "edm"}, filtering={"A": "eif"})),
     ("matrix EDM+APDF x EDM+APDF: stays relayed", punch_case(False, 16 << 20, mapping={"A": "edm", "B": "edm"})),
     ("matrix same NAT: direct over LAN addresses", punch_case(True, same_lan=True)),
+    ("matrix public address x EIM+APDF: direct", punch_case(True, public_a=True)),
+    ("matrix EIM+APDF x EDM+APDF: stays relayed", punch_case(False, 16 << 20, mapping={"B": "edm"})),
+    ("direct path dropped mid-transfer: back to the relay, data intact", case_direct_path_dies),
 ]
 
 

@@ -111,6 +111,8 @@ extension EndpointDriver {
             return nil
         }
         isWritable = channel.isWritable
+        boundAddress = channel.localAddress
+        addressCache.forgetRoutes()
         // The channel was active before the driver joined it, so `channelActive` will not set these.
         configureReceiveOptions(channel: channel)
         oldChannel.close(promise: nil)

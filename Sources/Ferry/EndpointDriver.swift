@@ -82,6 +82,12 @@ final class EndpointDriver: ChannelInboundHandler {
     // Timer.
     var timer: NIOScheduledCallback?
     var timerDeadline: Instant?
+
+    // Socket recovery (EndpointDriver+SocketRecovery.swift).
+    /// The socket's bound address, to reopen it on.
+    var boundAddress: SocketAddress?
+    /// When recent reopenings happened, to bound them.
+    var socketReopenTimes: [Instant] = []
     /// The `now` of the last `handleTimeout` call (guards against a deadline that never advances).
     var lastTimeoutHandled: Instant?
 
@@ -164,6 +170,7 @@ final class EndpointDriver: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        boundAddress = context.channel.localAddress
         configureReceiveOptions(channel: context.channel)
         context.fireChannelActive()
     }
@@ -279,8 +286,12 @@ final class EndpointDriver: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         if state != .closed, self.context === context {
-            logger.debug("socket closed")
-            finishClose(channelAlreadyClosed: true)
+            if state == .open, let address = boundAddress, reopenSocket(at: address) {
+                logger.warning("socket closed by an error; reopened it on the same address", metadata: ["address": "\(address)"])
+            } else {
+                logger.debug("socket closed")
+                finishClose(channelAlreadyClosed: true)
+            }
         }
         context.fireChannelInactive()
     }

@@ -25,6 +25,10 @@ struct SocketAddressCache {
     private var lastDestinationSocketAddress: SocketAddress?
     private var destinations: [NetworkAddress: SocketAddress] = [:]
     private static let destinationLimit = 4096
+    /// Destinations the kernel had no route to when first seen (`hasRoute(to:)`); forgotten on `forgetRoutes()`
+    /// (after a rebind or reopened socket) and when the set is full.
+    private var unroutable: Set<NetworkAddress> = []
+    private static let unroutableLimit = 256
 
     init(socketIsIPv6: Bool) {
         self.socketIsIPv6 = socketIsIPv6
@@ -50,7 +54,14 @@ struct SocketAddressCache {
         if let cached = destinations[address] {
             socketAddress = cached
         } else {
+            guard !unroutable.contains(address) else { return nil }
             guard let made = Self.makeSocketAddress(address, socketIsIPv6: socketIsIPv6) else { return nil }
+            guard Self.hasRoute(to: address) else {
+                // NIO closes a datagram socket on ENETUNREACH; never hand the kernel such a destination.
+                if unroutable.count >= Self.unroutableLimit { unroutable.removeAll(keepingCapacity: true) }
+                unroutable.insert(address)
+                return nil
+            }
             if destinations.count >= Self.destinationLimit { destinations.removeAll(keepingCapacity: true) }
             destinations[address] = made
             socketAddress = made
@@ -58,6 +69,34 @@ struct SocketAddressCache {
         lastDestination = address
         lastDestinationSocketAddress = socketAddress
         return socketAddress
+    }
+
+    /// Forgets which destinations had no route (the network may have changed).
+    mutating func forgetRoutes() {
+        unroutable.removeAll()
+    }
+
+    /// Whether the kernel has a route to `address`: `connect` on a throwaway UDP socket sends nothing and fails
+    /// with ENETUNREACH (or EACCES, EPERM under a firewall rule) when it has none. Checked once per new
+    /// destination, because NIO's datagram channel treats those errors on a real send as fatal and closes the
+    /// endpoint's socket: one unroutable hole-punching candidate (a private address on another network, an IPv6
+    /// address on an IPv4-only host) would otherwise end every connection.
+    static func hasRoute(to address: NetworkAddress) -> Bool {
+        let family = address.isIPv4 ? AF_INET : AF_INET6
+        #if canImport(Glibc)
+        let descriptor = socket(family, Int32(SOCK_DGRAM.rawValue), 0)
+        #else
+        let descriptor = socket(family, SOCK_DGRAM, 0)
+        #endif
+        guard descriptor >= 0 else { return true }
+        defer { close(descriptor) }
+        guard let target = makeSocketAddress(address, socketIsIPv6: !address.isIPv4) else { return true }
+        let result = target.withSockAddr { pointer, length in connect(descriptor, pointer, socklen_t(length)) }
+        if result == 0 { return true }
+        switch errno {
+        case ENETUNREACH, EHOSTUNREACH, EACCES, EPERM, EADDRNOTAVAIL: return false
+        default: return true
+        }
     }
 
     /// Converts a NIO address, folding IPv4-mapped IPv6 to IPv4.
