@@ -325,6 +325,9 @@ def case_tunnel_by_id(bin_path, workdir):
         link = wait_relayed(lab, bin_path, "A", socket_a, "udp")
         report = transfer(lab, TRANSFER)
         path = relayed_path(lab, bin_path, socket_a)
+        remotes = control(lab, bin_path, "A", socket_a, "remotes") or []
+        if not any((r.get("path") or "").startswith("relayed") for r in remotes):
+            raise harness.Failure(f"ferry remotes does not show the relayed path: {remotes}")
         observed = link.get("observed_address") or "-"
         return f"64 MiB both ways, equal SHA-256, {report['mib_s']} MiB/s, {path}, A seen as {observed}"
     finally:

@@ -105,7 +105,8 @@ extension Daemon {
                     bytesSent: history.closedBytesSent + mine.reduce(0) { $0 + $1.bytesSent },
                     bytesReceived: history.closedBytesReceived + mine.reduce(0) { $0 + $1.bytesReceived },
                     pathsSeen: history.pathsSeen.map(\.description).sorted(),
-                    lastSeen: ControlTime.format(history.lastSeen)
+                    lastSeen: ControlTime.format(history.lastSeen),
+                    path: Set(mine.compactMap(\.path)).sorted().joined(separator: ", ").nilIfEmpty
                 )
             )
         }
@@ -129,4 +130,9 @@ extension Daemon {
         guard let data = try? JSONEncoder().encode(response) else { return #"{"ok":false}"# }
         return String(decoding: data, as: UTF8.self)
     }
+}
+
+extension String {
+    /// nil for the empty string.
+    var nilIfEmpty: String? { isEmpty ? nil : self }
 }

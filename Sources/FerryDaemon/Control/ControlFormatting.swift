@@ -63,10 +63,10 @@ public enum ControlFormatting {
 
     /// `ferry remotes`.
     public static func remotes(_ remotes: [ControlRemote]) -> String {
-        var rows = [["REMOTE", "LIVE", "TOTAL", "RTT", "SENT", "RECEIVED", "PATHS", "LAST SEEN"]]
+        var rows = [["REMOTE", "LIVE", "TOTAL", "PATH", "RTT", "SENT", "RECEIVED", "PATHS", "LAST SEEN"]]
         for remote in remotes {
             rows.append([
-                remote.remoteID, "\(remote.connections)", "\(remote.totalConnections)",
+                remote.remoteID, "\(remote.connections)", "\(remote.totalConnections)", remote.path ?? "-",
                 remote.rttMilliseconds.map { String(format: "%.1fms", $0) } ?? "-",
                 bytes(remote.bytesSent), bytes(remote.bytesReceived), remote.pathsSeen.joined(separator: ","), remote.lastSeen,
             ])

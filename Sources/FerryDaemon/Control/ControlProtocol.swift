@@ -132,9 +132,12 @@ public struct ControlRemote: Codable, Sendable, Equatable {
     public var bytesReceived: UInt64
     public var pathsSeen: [String]
     public var lastSeen: String
+    /// The selected path's kind on its live connections (`direct`, `relayed via …`); nil with none live.
+    public var path: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case remoteID = "remote_id"
+        case path
         case connections
         case totalConnections = "total_connections"
         case rttMilliseconds = "rtt_ms"
