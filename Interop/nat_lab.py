@@ -465,8 +465,11 @@ def punch_case(expect_direct, transfer_size=TRANSFER, **topology):
             else:
                 relayed_path(lab, bin_path, socket_a)
             path = selected_path(lab, bin_path, socket_a)
+            connections = control(lab, bin_path, "A", socket_a, "connections") or [{}]
+            after = connections[0].get("direct_after_ms")
+            moved = f", direct {after:.0f} ms after the relayed connection was up" if after is not None else ""
             return (f"{transfer_size >> 20} MiB both ways, equal SHA-256, longest stall {report['max_stall_s']}s, "
-                    f"ended {path}")
+                    f"ended {path}{moved}")
         finally:
             lab.close()
     return run_case

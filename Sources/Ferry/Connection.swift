@@ -141,6 +141,15 @@ public final class Connection: Sendable {
         }
     }
 
+    /// For a connection that started on a relay: how long after it was handed out it first sent on a direct path
+    /// found by hole punching (docs/nat-traversal.md); nil while it has not (or never started relayed).
+    public var timeToDirect: Duration? {
+        get async {
+            let handle = self.handle
+            return await driver.compute { $0.timeToDirect(handle) }
+        }
+    }
+
     /// Current counters and path estimates (RTT, congestion window, bytes and packets, RFC 9002).
     public var stats: ConnectionStats {
         get async {

@@ -56,6 +56,10 @@ final class ConnectionRuntime {
     var relayAddress: EndpointAddress?
     /// Whether this connection's candidates may be sent (its hooks accepted the peer; docs/nat-traversal.md).
     var isCandidateGateOpen = false
+    /// When the gate opened (the relayed connection was handed out), and how long until it first sent on a
+    /// punched direct path.
+    var candidateGateOpenedAt: Instant?
+    var timeToDirect: Duration?
     /// Answers hook and monitor queries; created when the handshake completes (Hooks/EndpointDriver+Hooks.swift).
     var observer: ConnectionObserver?
     /// This endpoint's address as the peer last reported it (draft-ietf-quic-address-discovery).

@@ -71,6 +71,7 @@ extension Daemon {
             let connection = entry.connection
             let stats = await connection.stats
             let path = await connection.paths.first
+            let timeToDirect = await connection.timeToDirect
             result.append(
                 ControlConnection(
                     number: entry.number,
@@ -83,7 +84,8 @@ extension Daemon {
                     rttMilliseconds: Self.milliseconds(stats.smoothedRTT),
                     bytesSent: stats.bytesSent,
                     bytesReceived: stats.bytesReceived,
-                    path: path?.kind.description
+                    path: path?.kind.description,
+                    directAfterMilliseconds: timeToDirect.map(Self.milliseconds)
                 )
             )
         }

@@ -192,6 +192,7 @@ extension EndpointDriver {
     /// starts from a snapshot of the selected path.
     func publishPathEvents(_ runtime: ConnectionRuntime) {
         guard let connection = transport.connection(runtime.handle) else { return }
+        if runtime.candidateGateOpenedAt != nil { notePunchedPath(runtime) }
         let socketAddress = localHostPort
         while let event = connection.pollPathEvent() {
             guard let observer = runtime.observer else { continue }

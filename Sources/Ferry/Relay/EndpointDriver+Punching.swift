@@ -17,6 +17,7 @@ extension EndpointDriver {
             RelayAddressBook.isRelayed(connection.remoteAddress), connection.isNATTraversalNegotiated
         else { return }
         runtime.isCandidateGateOpen = true
+        runtime.candidateGateOpenedAt = LoopClock.now()
         connection.setLocalCandidates(localCandidates())
         connection.allowCandidateAdvertisement()
         if runtime.side == .client { startPunching(runtime, connection: connection) }
@@ -29,6 +30,23 @@ extension EndpointDriver {
             let connection = transport.connection(runtime.handle)
         else { return }
         startPunching(runtime, connection: connection)
+    }
+
+    /// Path changes: records when a relayed connection first sent on a punched direct path.
+    func notePunchedPath(_ runtime: ConnectionRuntime) {
+        guard runtime.timeToDirect == nil, let openedAt = runtime.candidateGateOpenedAt,
+            let connection = transport.connection(runtime.handle), connection.isOnPunchedDirectPath
+        else { return }
+        let elapsed = LoopClock.now() - openedAt
+        runtime.timeToDirect = elapsed
+        logger.info("moved to a direct path", metadata: [
+            "handle": "\(runtime.handle)", "to": "\(connection.remoteAddress)", "after": "\(elapsed)",
+        ])
+    }
+
+    /// How long a connection took from being handed out on a relay to its first punched direct path.
+    func timeToDirect(_ handle: ConnectionHandle) -> Duration? {
+        connections[handle]?.timeToDirect
     }
 
     private func startPunching(_ runtime: ConnectionRuntime, connection: TransportConnection) {

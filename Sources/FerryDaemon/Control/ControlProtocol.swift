@@ -109,12 +109,15 @@ public struct ControlConnection: Codable, Sendable, Equatable {
     public var bytesReceived: UInt64
     /// The selected path's kind: `direct` or `relayed via <relay>`.
     public var path: String? = nil
+    /// For a connection that started relayed: milliseconds until it moved to a punched direct path.
+    public var directAfterMilliseconds: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case number
         case remoteID = "remote_id"
         case remoteAddress = "remote_address"
         case alpn, service, side, since, path
+        case directAfterMilliseconds = "direct_after_ms"
         case rttMilliseconds = "rtt_ms"
         case bytesSent = "bytes_sent"
         case bytesReceived = "bytes_received"

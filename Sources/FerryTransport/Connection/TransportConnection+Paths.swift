@@ -256,8 +256,17 @@ extension TransportConnection {
             let data = context.random.next()
             Frame.pathChallenge(data: data).encode(into: &writer)
             frames.append(.pathChallenge(data))
-            let interval = (recovery.pathRecovery(pathTable.paths[index].recoverySlot)?.rtt ?? RTTEstimator())
-                .probeTimeoutBase
+            var estimator = recovery.pathRecovery(pathTable.paths[index].recoverySlot)?.rtt ?? RTTEstimator()
+            if !estimator.hasSample, natTraversal.isProbePath(pathTable.paths[index].id),
+                let current = recovery.pathRecovery(pathTable.paths[pathTable.activeIndex].recoverySlot)?.rtt,
+                current.hasSample
+            {
+                // A hole-punching probe: its first challenge usually dies at the peer's NAT, which opens only once
+                // the peer's own probe went out. Retry on the relayed path's timescale (a direct path is rarely
+                // slower) rather than after a PTO of the 333 ms initial RTT, so a punched path opens in a few RTTs.
+                estimator = current
+            }
+            let interval = estimator.probeTimeoutBase
             pathTable.paths[index].validation?.outstanding.append(data)
             pathTable.paths[index].validation?.isChallengePending = false
             pathTable.paths[index].validation?.attempts += 1
