@@ -14,7 +14,8 @@ a home router), so A and B cannot reach each other directly until both have sent
 A tunnel on A reaches B's TCP service by B's id alone; 64 MiB pass both ways with equal SHA-256.
 
 Needs root (CI runs as root), `ip` and `nft` (Scripts/setup installs nftables). Prints one line per case and
-`N passed, N failed` last.
+`N passed, N failed` last. `--bench-punch N` instead measures the time to a direct path per matrix row over N fresh
+connections (docs/benchmarks.md).
 """
 import json
 import os
@@ -518,7 +519,65 @@ CASES = [
 ]
 
 
+BENCH_ROWS = [
+    ("EIM+APDF x EIM+APDF", {}),
+    ("EIM+EIF x EDM+APDF", {"mapping": {"B": "edm"}, "filtering": {"A": "eif"}}),
+    ("same NAT", {"same_lan": True}),
+    ("public address x EIM+APDF", {"public_a": True}),
+]
+
+
+def bench_punch(bin_path, workdir_root, runs):
+    """Time to a direct path per matrix row: `runs` fresh ferryd A processes per row (one lab per row), each
+    dialing B by id through the relay; the figure is `direct_after_ms` from A's `ferry connections`."""
+    lines = ["| row | median ms | min | max | direct in |", "|---|---|---|---|---|"]
+    for label, topology in BENCH_ROWS:
+        workdir = os.path.join(workdir_root, "bench_" + label.replace(" ", "_"))
+        os.makedirs(workdir, exist_ok=True)
+        lab, _, _, _, socket_a, socket_b = one_relay_lab(bin_path, workdir, **topology)
+        values = []
+        try:
+            wait_relayed(lab, bin_path, "B", socket_b, "udp")
+            for run_index in range(runs):
+                if run_index > 0:
+                    # A fresh ferryd A (same key and config) for a fresh connection.
+                    a_dir = os.path.join(workdir, "a")
+                    for child in list(harness.PROCESSES.children):
+                        if child.args[-1] == os.path.join(a_dir, "ferryd.toml"):
+                            harness.PROCESSES.stop(child)
+                            harness.PROCESSES.children.remove(child)
+                    child = harness.PROCESSES.spawn(
+                        lab.exec("hostA", [os.path.join(bin_path, "ferryd"), "--config", os.path.join(a_dir, "ferryd.toml")]),
+                        stdout=subprocess.DEVNULL, stderr=open(os.path.join(a_dir, "ferryd.log"), "a"))
+                wait_relayed(lab, bin_path, "A", socket_a, "udp")
+                transfer(lab, 1 << 20)
+                wait_path(lab, bin_path, socket_a, direct=True)
+                connections = control(lab, bin_path, "A", socket_a, "connections") or [{}]
+                values.append(connections[0].get("direct_after_ms"))
+        finally:
+            lab.close()
+        measured = sorted(v for v in values if v is not None)
+        median = measured[len(measured) // 2] if measured else float("nan")
+        lines.append(f"| {label} | {median:.1f} | {measured[0]:.1f} | {measured[-1]:.1f} | {len(measured)} of {runs} |"
+                     if measured else f"| {label} | n/a | | | 0 of {runs} |")
+        print(lines[-1], flush=True)
+    print("\n".join(lines))
+    return 0
+
+
 def main():
+    if "--bench-punch" in sys.argv:
+        position = sys.argv.index("--bench-punch")
+        runs = int(sys.argv[position + 1])
+        del sys.argv[position:position + 2]
+        args = harness.parse_arguments("Ferry NAT lab: time to a direct path")
+        import tempfile
+        workdir = tempfile.mkdtemp(prefix="ferry-natbench-")
+        try:
+            return bench_punch(harness.find_bin_path(args.bin_path), workdir, runs)
+        finally:
+            harness.PROCESSES.kill_all()
+            subprocess.run(["rm", "-rf", workdir])
     args = harness.parse_arguments("Ferry NAT lab: relays across nftables NATs in network namespaces")
     if os.geteuid() != 0:
         print("FAIL  NAT lab  (needs root for ip netns; CI runs as root)")
