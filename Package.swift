@@ -109,6 +109,7 @@ var targets: [Target] = [
         dependencies: [
             "Ferry", "FerryCrypto", "FerryDaemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ],
         swiftSettings: swiftSettings
     ),

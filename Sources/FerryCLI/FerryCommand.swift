@@ -18,7 +18,7 @@ struct FerryCommand: AsyncParsableCommand {
             """,
         subcommands: [
             KeygenCommand.self, IDCommand.self, StatusCommand.self, ConnectionsCommand.self, RemotesCommand.self,
-            ReloadCommand.self, CheckConfigCommand.self, ConnectCommand.self, NetcheckCommand.self,
+            ReloadCommand.self, CheckConfigCommand.self, ConnectCommand.self, NetcheckCommand.self, PingCommand.self,
         ]
     )
 }

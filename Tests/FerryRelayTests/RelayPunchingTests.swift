@@ -1,5 +1,6 @@
 import Ferry
 import FerryCrypto
+import FerryDaemon
 import FerryRelay
 import XCTest
 
@@ -67,3 +68,26 @@ final class RelayPunchingTests: XCTestCase {
 
 /// The last path kind sampled by the waiting test.
 private let latestKind = TestBox<PathKind?>(nil)
+
+/// `ferry ping`'s library half against an echo service reached by id: every reply names its path.
+final class PeerPingTests: XCTestCase {
+    func testPingsReportTheirPathAndEndDirect() async throws {
+        let relay = try await startRelay()
+        let relayAddress = try XCTUnwrap(relay.address)
+        let echoALPN = DaemonConfig.ServiceSettings.alpn(for: "echo")
+        let server = try await relayedEndpoint(relays: [relayAddress], alpns: [echoALPN], pathMode: .auto)
+        let client = try await relayedEndpoint(relays: [relayAddress], pathMode: .auto)
+        let echoTask = serveEcho(server)
+        _ = await server.waitUntilRelayed()
+        let replies = try await withTimeout(30) {
+            try await PeerPing.run(endpoint: client, peer: EndpointAddress(id: server.id), count: 20, interval: .milliseconds(20))
+        }
+        XCTAssertEqual(replies.map(\.sequence), Array(1...20))
+        XCTAssertTrue(replies.allSatisfy { $0.path == "direct" || $0.path.hasPrefix("relayed via") }, "\(replies)")
+        XCTAssertEqual(replies.last?.path, "direct", "on loopback the connection punches through within 20 pings")
+        echoTask.cancel()
+        await client.close()
+        await server.close()
+        await relay.shutdown()
+    }
+}
