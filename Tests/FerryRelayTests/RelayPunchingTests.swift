@@ -91,3 +91,48 @@ final class PeerPingTests: XCTestCase {
         await relay.shutdown()
     }
 }
+
+/// ferryd's path metrics follow a connection from the relay to its punched direct path.
+final class PathMetricsTests: XCTestCase {
+    /// Hands every accepted connection to the metrics, as ferryd's policy engine does.
+    struct ObservingHook: EndpointHooks {
+        let metrics: DaemonMetrics
+
+        func afterHandshake(_ connection: HookConnection) async throws -> AfterHandshakeOutcome {
+            metrics.observePaths(of: connection)
+            return .accept
+        }
+    }
+
+    func testMetricsCountTheMoveToADirectPath() async throws {
+        let relay = try await startRelay()
+        let relayAddress = try XCTUnwrap(relay.address)
+        let metrics = DaemonMetrics()
+        let server = try await Endpoint.bind(
+            host: "127.0.0.1", identity: .generate(), alpns: ["echo/1"],
+            configuration: EndpointConfiguration(relays: [relayAddress], pathMode: .auto),
+            hooks: [ObservingHook(metrics: metrics)])
+        let client = try await relayedEndpoint(relays: [relayAddress], pathMode: .auto)
+        let echoTask = serveEcho(server)
+        _ = await server.waitUntilRelayed()
+        let connection = try await withTimeout(20) { try await client.connect(to: EndpointAddress(id: server.id), alpn: "echo/1") }
+        for round in 0..<10 {
+            _ = try await withTimeout(10) { try await echo(Array("round \(round)".utf8), over: connection) }
+        }
+        try await waitFor("the server's metrics to see the direct path") {
+            let text = metrics.render()
+            return text.contains(#"ferry_connections_by_path{kind="direct"} 1"#)
+                && text.contains(#"ferry_path_selected_total{kind="relayed"} 1"#)
+                && text.contains(#"ferry_path_selected_total{kind="direct"} 1"#)
+                && text.contains("ferry_time_to_direct_seconds_count 1")
+        }
+        connection.close()
+        echoTask.cancel()
+        await client.close()
+        await server.close()
+        await relay.shutdown()
+        try await waitFor("the closed connection to leave the gauge") {
+            metrics.render().contains(#"ferry_connections_by_path{kind="direct"} 0"#)
+        }
+    }
+}

@@ -1,4 +1,5 @@
 import CoreMetrics
+import Ferry
 import Foundation
 import Metrics
 import Prometheus
@@ -16,6 +17,10 @@ public final class DaemonMetrics: Sendable {
     public init() {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets["ferry_time_to_direct_seconds"] = [
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
+        ]
         factory.durationHistogramBuckets["ferry_handshake_duration_seconds"] = [
             .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
             .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5),
@@ -66,6 +71,52 @@ public final class DaemonMetrics: Sendable {
     /// A configuration reload finished (`ok` or `error`).
     public func recordReload(result: String) {
         Counter(label: "ferry_config_reloads_total", dimensions: [("result", result)], factory: factory).increment()
+    }
+
+    /// Follows an accepted connection's path events until it closes: `ferry_connections_by_path{kind}` (direct or
+    /// relayed now), `ferry_path_selected_total{kind}` (each time the selected path's kind changes, punching and
+    /// falling back included) and `ferry_time_to_direct_seconds` (from acceptance on a relay to the first direct
+    /// path; docs/nat-traversal.md).
+    public func observePaths(of connection: HookConnection) {
+        let events = connection.pathEvents()
+        Task { [self] in
+            let accepted = ContinuousClock.now
+            var kind = await connection.paths().first(where: \.isSelected).map(Self.kindLabel)
+            if let kind { moveConnection(from: nil, to: kind) }
+            let startedRelayed = kind == "relayed"
+            var reachedDirect = false
+            for await event in events {
+                guard case .selected(let info) = event else { continue }
+                let newKind = Self.kindLabel(info)
+                guard newKind != kind else { continue }
+                moveConnection(from: kind, to: newKind)
+                kind = newKind
+                if newKind == "direct", startedRelayed, !reachedDirect {
+                    reachedDirect = true
+                    CoreMetrics.Timer(label: "ferry_time_to_direct_seconds", factory: factory)
+                        .record(duration: .now - accepted)
+                }
+            }
+            if let kind { moveConnection(from: kind, to: nil) }
+        }
+    }
+
+    private static func kindLabel(_ info: PathInfo) -> String { info.kind.isRelayed ? "relayed" : "direct" }
+
+    private let pathKinds = Locked([String: Int]())
+
+    private func moveConnection(from old: String?, to new: String?) {
+        let counts = pathKinds.withLock { counts -> [String: Int] in
+            if let old { counts[old] = max(0, counts[old, default: 0] - 1) }
+            if let new { counts[new, default: 0] += 1 }
+            return counts
+        }
+        if let new {
+            Counter(label: "ferry_path_selected_total", dimensions: [("kind", new)], factory: factory).increment()
+        }
+        for (label, count) in counts {
+            Gauge(label: "ferry_connections_by_path", dimensions: [("kind", label)], factory: factory).record(Double(count))
+        }
     }
 
     /// The Prometheus text exposition of every metric.

@@ -69,6 +69,7 @@ public final class PolicyEngine: EndpointHooks {
         if case .reject(let code, let reason) = decision.outcome, decision.failure != nil {
             return .reject(code: code == snapshot.chain.failureErrorCode ? policyRejectionCode : code, reason: reason)
         }
+        if case .accept = decision.outcome { recorder.metrics?.observePaths(of: connection) }
         return decision.outcome
     }
 
