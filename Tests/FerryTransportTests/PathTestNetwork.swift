@@ -38,18 +38,10 @@ final class PathTestNetwork {
     /// Client writes still queued (stream, remaining bytes).
     private var pendingWrites: [(handle: ConnectionHandle, stream: StreamID, bytes: ArraySlice<UInt8>)] = []
 
-    private struct Delivery {
-        var time: Instant
-        var sequence: UInt64
-        var toServer: Bool
-        var from: NetworkAddress
-        var bytes: [UInt8]
-    }
 
-    private var inFlight: [Delivery] = []
+    private var deliveries = DeliveryQueue()
     /// Set when `run` gave up because virtual time stopped advancing (a transport bug).
     private(set) var isLivelocked = false
-    private var sequence: UInt64 = 0
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 16)
 
     init(transport: TransportConfig = TransportConfig(), serverTransport: TransportConfig? = nil) {
@@ -115,23 +107,12 @@ final class PathTestNetwork {
                 return false
             }
             flush()
-            var next = inFlight.map(\.time).min()
-            for endpoint in [client, server] {
-                if let timeout = endpoint.nextTimeout(), next.map({ timeout < $0 }) ?? true { next = timeout }
-            }
-            guard let next, next <= deadline else {
+            guard let next = deliveries.nextEvent(client: client, server: server), next <= deadline else {
                 now = deadline
                 return predicate()
             }
             now = max(now, next)
-            inFlight.sort { ($0.time, $0.sequence) < ($1.time, $1.sequence) }
-            while let first = inFlight.first, first.time <= now {
-                inFlight.removeFirst()
-                (first.toServer ? server : client).handle(datagram: first.bytes, from: first.from, now: now)
-            }
-            for endpoint in [client, server] {
-                if let timeout = endpoint.nextTimeout(), timeout <= now { endpoint.handleTimeout(now: now) }
-            }
+            deliveries.advance(to: now, client: client, server: server)
             collectEvents()
             pump()
         }
@@ -178,8 +159,7 @@ final class PathTestNetwork {
     }
 
     private func deliver(_ bytes: [UInt8], toServer: Bool, from: NetworkAddress) {
-        sequence += 1
-        inFlight.append(Delivery(time: now + oneWayDelay, sequence: sequence, toServer: toServer, from: from, bytes: bytes))
+        deliveries.schedule(toServer: toServer, from: from, bytes: bytes, at: now + oneWayDelay)
     }
 
     private func collectEvents() {

@@ -44,16 +44,8 @@ final class PunchTestNetwork {
     private(set) var clientHandle: ConnectionHandle?
     private(set) var serverHandle: ConnectionHandle?
 
-    private struct Delivery {
-        var time: Instant
-        var sequence: UInt64
-        var toServer: Bool
-        var from: NetworkAddress
-        var bytes: [UInt8]
-    }
 
-    private var inFlight: [Delivery] = []
-    private var sequence: UInt64 = 0
+    private var deliveries = DeliveryQueue()
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 16)
 
     init(transport: TransportConfig = TransportConfig(), serverTransport: TransportConfig? = nil) {
@@ -114,23 +106,12 @@ final class PunchTestNetwork {
             spins += 1
             if spins > 200_000 { return false }
             flush()
-            var next = inFlight.map(\.time).min()
-            for endpoint in [client, server] {
-                if let timeout = endpoint.nextTimeout(), next.map({ timeout < $0 }) ?? true { next = timeout }
-            }
-            guard let next, next <= deadline else {
+            guard let next = deliveries.nextEvent(client: client, server: server), next <= deadline else {
                 now = deadline
                 return predicate()
             }
             now = max(now, next)
-            inFlight.sort { ($0.time, $0.sequence) < ($1.time, $1.sequence) }
-            while let first = inFlight.first, first.time <= now {
-                inFlight.removeFirst()
-                (first.toServer ? server : client).handle(datagram: first.bytes, from: first.from, now: now)
-            }
-            for endpoint in [client, server] {
-                if let timeout = endpoint.nextTimeout(), timeout <= now { endpoint.handleTimeout(now: now) }
-            }
+            deliveries.advance(to: now, client: client, server: server)
             collectEvents()
             pump()
         }
@@ -172,8 +153,7 @@ final class PunchTestNetwork {
     }
 
     private func deliver(_ bytes: [UInt8], toServer: Bool, from: NetworkAddress, delay: Duration) {
-        sequence += 1
-        inFlight.append(Delivery(time: now + delay, sequence: sequence, toServer: toServer, from: from, bytes: bytes))
+        deliveries.schedule(toServer: toServer, from: from, bytes: bytes, at: now + delay)
     }
 
     private func collectEvents() {
