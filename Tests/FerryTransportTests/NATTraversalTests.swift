@@ -142,6 +142,142 @@ final class NATTraversalTests: XCTestCase {
         XCTAssertLessThanOrEqual(network.serverDirectSends.values.reduce(0, +), 2 * 3 * 3)
     }
 
+    // MARK: Punching again
+
+    func testAFailedAttemptIsRetriedAfterTheRetryIntervalAndEachRoundReportsItsOutcome() throws {
+        var config = TransportConfig()
+        config.natTraversal.maxRounds = 1
+        config.natTraversal.retryInterval = .seconds(20)
+        config.keepAliveInterval = .seconds(5)
+        let network = try connected(config: config)
+        let client = try XCTUnwrap(network.clientConnection)
+        network.isDirectBlocked = true
+        try client.startPunching(now: network.now)
+        XCTAssertTrue(network.run(for: .seconds(10)) { !network.clientPunchResults.isEmpty })
+        XCTAssertEqual(network.clientPunchResults.map(\.outcome), [.failed])
+        XCTAssertThrowsError(try client.startPunching(now: network.now)) {
+            XCTAssertEqual($0 as? PunchingError, .roundsExhausted)
+        }
+        // The direct route opens; nothing is probed until the retry interval has passed, then the next attempt
+        // gets through on its own.
+        network.isDirectBlocked = false
+        let retryDue = network.now + .seconds(20) - .seconds(5)
+        network.run(for: .seconds(10))
+        XCTAssertFalse(client.isOnPunchedDirectPath)
+        XCTAssertTrue(network.run(for: .seconds(20)) { client.isOnPunchedDirectPath })
+        XCTAssertGreaterThanOrEqual(network.now, retryDue)
+        XCTAssertEqual(network.clientPunchResults.count, 2)
+        XCTAssertEqual(network.clientPunchResults.first?.outcome, .failed)
+        guard case .direct(let pathID) = network.clientPunchResults.last?.outcome else {
+            return XCTFail("second round: \(network.clientPunchResults)")
+        }
+        XCTAssertEqual(pathID, client.selectedPathID)
+        XCTAssertEqual(network.clientPunchResults.map(\.round), [1, 2])
+    }
+
+    func testAfterFallingBackTheClientPunchesAgainAndReturnsToTheDirectPath() throws {
+        var config = TransportConfig()
+        // Longer than the NATs keep an idle entry: the server must open its side again.
+        config.natTraversal.retryInterval = .seconds(40)
+        config.keepAliveInterval = .seconds(5)
+        let network = try connected(config: config)
+        let client = try XCTUnwrap(network.clientConnection)
+        try client.startPunching(now: network.now)
+        XCTAssertTrue(network.run(for: .seconds(10)) { client.isOnPunchedDirectPath })
+        // The direct path goes dark under traffic: back to the relay, with the data intact.
+        let bytes = patternBytes(count: 100_000)
+        let stream = try network.upload(bytes)
+        network.run(for: .milliseconds(20))
+        network.isDirectBlocked = true
+        XCTAssertTrue(network.run(for: .seconds(20)) { network.serverFinished.contains(stream) })
+        XCTAssertEqual(network.serverReceived[stream], bytes)
+        XCTAssertFalse(client.isOnPunchedDirectPath)
+        // It comes back: the next attempt (after the retry interval) moves the connection direct again.
+        network.isDirectBlocked = false
+        XCTAssertTrue(network.run(for: .seconds(60)) { client.isOnPunchedDirectPath })
+        XCTAssertEqual(client.remoteAddress, network.serverSocket)
+        let again = try network.upload(bytes)
+        XCTAssertTrue(network.run(for: .seconds(10)) { network.serverFinished.contains(again) })
+        XCTAssertEqual(network.serverReceived[again], bytes)
+        XCTAssertEqual(network.clientPunchResults.filter { $0.outcome != .failed }.count, 2)
+    }
+
+    func testRestartAfterANetworkChangeStartsAFreshAttemptButKeepsRoundsApart() throws {
+        var config = TransportConfig()
+        config.natTraversal.maxRounds = 1
+        config.natTraversal.roundInterval = .seconds(2)
+        config.natTraversal.retryInterval = .seconds(300)
+        config.keepAliveInterval = .seconds(5)
+        let network = try connected(config: config)
+        let client = try XCTUnwrap(network.clientConnection)
+        network.isDirectBlocked = true
+        try client.startPunching(now: network.now)
+        XCTAssertTrue(network.run(for: .seconds(10)) { !network.clientPunchResults.isEmpty })
+        let roundsBefore = punchRounds(network.clientFrames)
+        // A new local candidate (the runtime saw a network change): a fresh attempt starts at once.
+        network.isDirectBlocked = false
+        client.setLocalCandidates([network.clientSocket, NetworkAddress(ipBytes: [10, 0, 0, 9], port: 4433)!])
+        try client.restartPunching(now: network.now)
+        XCTAssertTrue(network.run(for: .seconds(5)) { client.isOnPunchedDirectPath })
+        XCTAssertGreaterThan(punchRounds(network.clientFrames), roundsBefore)
+        // On a direct path a restart does nothing.
+        let frames = network.clientFrames.count
+        try client.restartPunching(now: network.now)
+        network.run(for: .milliseconds(100))
+        XCTAssertFalse(network.clientFrames[frames...].contains { if case .punchMeNow = $0 { true } else { false } })
+    }
+
+    func testRestartsInQuickSuccessionStillKeepRoundsAtLeastTheRoundIntervalApart() throws {
+        var config = TransportConfig()
+        config.natTraversal.maxRounds = 1
+        config.natTraversal.roundInterval = .seconds(2)
+        config.keepAliveInterval = .seconds(5)
+        let network = try connected(config: config)
+        let client = try XCTUnwrap(network.clientConnection)
+        network.isDirectBlocked = true
+        try client.startPunching(now: network.now)
+        let start = network.now
+        // A flapping interface: a restart every 100 ms for 10 s.
+        for _ in 0..<100 {
+            try? client.restartPunching(now: network.now)
+            network.run(for: .milliseconds(100))
+        }
+        let elapsed = network.now - start
+        let maxRounds = Int(elapsed / .seconds(2)) + 1
+        XCTAssertLessThanOrEqual(punchRounds(network.clientFrames), maxRounds)
+        XCTAssertLessThanOrEqual(network.clientPunchResults.count, maxRounds)
+        XCTAssertGreaterThanOrEqual(network.clientPunchResults.count, 2, "restarts did start rounds")
+    }
+
+    func testProbesStayWithinTheBackedOffBudgetOverAnHour() throws {
+        var config = TransportConfig()
+        config.natTraversal.maxRounds = 3
+        config.natTraversal.challengesPerProbe = 3
+        config.natTraversal.roundInterval = .seconds(2)
+        config.natTraversal.retryInterval = .seconds(30)
+        config.natTraversal.maxRetryInterval = .seconds(600)
+        config.keepAliveInterval = .seconds(10)
+        config.maxIdleTimeout = .seconds(60)
+        let network = try connected(config: config)
+        let client = try XCTUnwrap(network.clientConnection)
+        network.isDirectBlocked = true
+        try client.startPunching(now: network.now)
+        network.run(for: .seconds(3600))
+        XCTAssertFalse(client.isClosed)
+        // Attempts start at 0 s, then 30, 60, 120, 240, 480 and 600 s apart: 30 + 60 + 120 + 240 + 480 = 930 s,
+        // then every 600 s, so at most 1 + 5 + 5 = 11 attempts in an hour, of 3 rounds × 1 probe × 3 challenges.
+        let attempts = network.clientPunchResults.count / 3
+        XCTAssertGreaterThanOrEqual(attempts, 8)
+        XCTAssertLessThanOrEqual(network.clientPunchResults.count, 11 * 3)
+        let challenges = network.clientFrames.filter { if case .pathChallenge = $0 { true } else { false } }.count
+        XCTAssertLessThanOrEqual(challenges, 11 * 3 * 3)
+        XCTAssertTrue(network.clientPunchResults.allSatisfy { $0.outcome == .failed })
+    }
+
+    private func punchRounds(_ frames: [SentFrame]) -> Int {
+        Set(frames.compactMap { if case .punchMeNow(let round, _, _) = $0 { round } else { nil } }).count
+    }
+
     func testChallengeFromAnUnknownAddressIsLearnedPeerReflexively() throws {
         // The client offers only a private address; its NAT maps it to another public one.
         let privateAddress = NetworkAddress(ipBytes: [192, 168, 1, 7], port: 4433)!

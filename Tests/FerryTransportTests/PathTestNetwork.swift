@@ -202,6 +202,7 @@ extension TransportPathEvent {
         case .opened(let path): "opened \(path.id)"
         case .selected(let path): "selected \(path.id)"
         case .closed(let path): "closed \(path.id)"
+        case .punchRoundEnded(let result): "punch round \(result.round) \(result.outcome)"
         }
     }
 }

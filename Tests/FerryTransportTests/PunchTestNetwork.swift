@@ -33,13 +33,19 @@ final class PunchTestNetwork {
     private(set) var serverFrames: [SentFrame] = []
     private(set) var clientEvents: [ConnectionEvent] = []
     private(set) var serverEvents: [ConnectionEvent] = []
+    /// How each of the client's punching rounds ended, in order (`TransportPathEvent.punchRoundEnded`).
+    private(set) var clientPunchResults: [PunchRoundResult] = []
     private(set) var serverReceived: [StreamID: [UInt8]] = [:]
     private(set) var serverFinished: Set<StreamID> = []
     /// Direct datagrams each side sent, by destination.
     private(set) var clientDirectSends: [NetworkAddress: Int] = [:]
     private(set) var serverDirectSends: [NetworkAddress: Int] = [:]
-    private var clientSentTo: Set<NetworkAddress> = []
-    private var serverSentTo: Set<NetworkAddress> = []
+    /// When each side last sent to an address: its NAT's filtering state, forgotten after `mappingLifetime`.
+    private var clientSentTo: [NetworkAddress: Instant] = [:]
+    private var serverSentTo: [NetworkAddress: Instant] = [:]
+    /// How long a NAT keeps a filtering entry without outbound traffic (Linux conntrack keeps a short-lived UDP
+    /// flow 30 s).
+    var mappingLifetime = Duration.seconds(30)
     private var pendingWrites: [(stream: StreamID, bytes: ArraySlice<UInt8>)] = []
     private(set) var clientHandle: ConnectionHandle?
     private(set) var serverHandle: ConnectionHandle?
@@ -133,9 +139,10 @@ final class PunchTestNetwork {
                         continue
                     }
                     clientDirectSends[destination, default: 0] += 1
-                    clientSentTo.insert(destination)
-                    // The server's NAT lets in only what answers its own outbound datagrams.
-                    guard !isDirectBlocked, destination == serverSocket, !serverFilters || serverSentTo.contains(clientPublic) else { continue }
+                    clientSentTo[destination] = now
+                    // The server's NAT lets in only what answers its own recent outbound datagrams.
+                    guard !isDirectBlocked, destination == serverSocket, !serverFilters || isOpen(serverSentTo, clientPublic)
+                    else { continue }
                     deliver(bytes, toServer: true, from: clientPublic, delay: directDelay)
                 } else {
                     if destination == clientViaRelay {
@@ -143,8 +150,8 @@ final class PunchTestNetwork {
                         continue
                     }
                     serverDirectSends[destination, default: 0] += 1
-                    serverSentTo.insert(destination)
-                    guard !isDirectBlocked, destination == clientPublic, clientSentTo.contains(serverSocket) else { continue }
+                    serverSentTo[destination] = now
+                    guard !isDirectBlocked, destination == clientPublic, isOpen(clientSentTo, serverSocket) else { continue }
                     deliver(bytes, toServer: false, from: serverSocket, delay: directDelay)
                 }
             }
@@ -152,12 +159,22 @@ final class PunchTestNetwork {
         collectEvents()
     }
 
+    private func isOpen(_ sentTo: [NetworkAddress: Instant], _ address: NetworkAddress) -> Bool {
+        sentTo[address].map { now - $0 < mappingLifetime } ?? false
+    }
+
     private func deliver(_ bytes: [UInt8], toServer: Bool, from: NetworkAddress, delay: Duration) {
         deliveries.schedule(toServer: toServer, from: from, bytes: bytes, at: now + delay)
     }
 
     private func collectEvents() {
-        while let (_, event) = client.pollEvent() { clientEvents.append(event) }
+        while let (_, event) = client.pollEvent() {
+            clientEvents.append(event)
+            guard event == .pathsChanged, let connection = clientConnection else { continue }
+            while let pathEvent = connection.pollPathEvent() {
+                if case .punchRoundEnded(let result) = pathEvent { clientPunchResults.append(result) }
+            }
+        }
         while let (handle, event) = server.pollEvent() {
             if serverHandle == nil {
                 serverHandle = handle

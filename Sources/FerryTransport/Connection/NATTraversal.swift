@@ -8,8 +8,10 @@
 /// Invariants:
 /// - nothing that names a local address (ADD_ADDRESS, PUNCH_ME_NOW) is queued before `allowAdvertisement()`;
 /// - at most `maxRemoteCandidates` remote candidates and `maxLocalCandidates` local ones are kept;
-/// - a round probes at most `probesPerRound` paths, each with at most `challengesPerProbe` PATH_CHALLENGEs, and
-///   at most `maxRounds` rounds run before `startRound` refuses.
+/// - a round probes at most `probesPerRound` paths, each with at most `challengesPerProbe` PATH_CHALLENGEs;
+/// - an attempt runs at most `maxRounds` rounds, `roundInterval` apart; a failed attempt, or a fall back from the
+///   direct path, schedules the next attempt after `retryInterval`, doubling up to `maxRetryInterval`, so a
+///   connection that never gets through spends a bounded number of probes per unit of time.
 struct NATTraversal {
     /// A local candidate and the sequence number it is advertised with (ADD_ADDRESS, §4.6.1).
     struct LocalCandidate: Equatable {
@@ -47,7 +49,12 @@ struct NATTraversal {
 
     // Client rounds.
     private(set) var round: UInt64 = 0
+    /// Rounds started in the current attempt.
     private(set) var roundsStarted = 0
+    /// When the last round started, so a restart after a network change keeps `roundInterval` between rounds.
+    private var lastRoundStartedAt: Instant?
+    /// The pause before the next attempt once this one fails; doubles per failed attempt.
+    private var retryDelay: Duration
     private(set) var probes: [Probe] = []
     /// PUNCH_ME_NOW frames owed in the current round: (local candidate sequence, paired remote sequence).
     private(set) var pendingPunches: [(local: UInt64, pairedWith: UInt64)] = []
@@ -68,6 +75,7 @@ struct NATTraversal {
     init(config: NATTraversalConfig, side: Side) {
         self.config = config
         self.side = side
+        self.retryDelay = config.retryInterval
     }
 
     /// The parameter this side advertises; nil when disabled (§4.5).
@@ -196,6 +204,7 @@ struct NATTraversal {
         guard !targets.isEmpty else { return nil }
         round += 1
         roundsStarted += 1
+        lastRoundStartedAt = now
         pendingPunches = punches
         probes = targets.map { Probe(remote: $0, pathID: nil) }
         nextRoundAt = nil
@@ -237,20 +246,73 @@ struct NATTraversal {
 
     func isProbePath(_ pathID: UInt64) -> Bool { probes.contains { $0.pathID == pathID } }
 
-    /// A probe path validated or failed; returns the remaining probe paths when the round is over (success
-    /// cancels the others, §4.4), so the connection can close them.
-    mutating func settleProbe(pathID: UInt64, succeeded: Bool, now: Instant) -> [UInt64] {
+    /// How a settled probe left its round.
+    enum Settlement: Equatable {
+        /// Other probes of the round are still running.
+        case pending
+        /// The probe validated: the round succeeded, and these other probe paths are to be closed (§4.4).
+        case succeeded(others: [UInt64])
+        /// The last probe failed: the round failed.
+        case failed
+    }
+
+    /// A probe path validated or failed. A failed round schedules the next round of its attempt after
+    /// `roundInterval`, or, when the attempt is spent, the next attempt after the retry delay.
+    mutating func settleProbe(pathID: UInt64, succeeded: Bool, now: Instant) -> Settlement {
         probes.removeAll { $0.pathID == pathID }
+        return settle(succeeded: succeeded, now: now)
+    }
+
+    /// A probe that never got a path (the path table was full, or a path to that address exists) failed.
+    mutating func settleUnopenedProbe(remote: NetworkAddress, now: Instant) -> Settlement {
+        probes.removeAll { $0.remote == remote && $0.pathID == nil }
+        return settle(succeeded: false, now: now)
+    }
+
+    private mutating func settle(succeeded: Bool, now: Instant) -> Settlement {
         if succeeded {
             let others = probes.compactMap(\.pathID)
             endRound()
-            return others
+            retryDelay = config.retryInterval
+            return .succeeded(others: others)
         }
-        if probes.isEmpty {
-            endRound()
-            if directPathID == nil && roundsStarted < config.maxRounds { nextRoundAt = now + config.roundInterval }
+        guard probes.isEmpty else { return .pending }
+        endRound()
+        if directPathID == nil {
+            if roundsStarted < config.maxRounds {
+                nextRoundAt = now + config.roundInterval
+            } else {
+                scheduleRetry(now: now)
+            }
         }
-        return []
+        return .failed
+    }
+
+    /// The client fell back from its direct path to the relayed one: it punches again after the retry delay.
+    mutating func fellBack(now: Instant) {
+        directPathID = nil
+        fallbackPathID = nil
+        roundsStarted = config.maxRounds
+        scheduleRetry(now: now)
+    }
+
+    /// The network changed (new local candidates, a rebind): a fresh attempt with the base retry delay, its first
+    /// round now or, if a round started less than `roundInterval` ago, as soon as that interval has passed.
+    /// Returns whether the round may start now.
+    mutating func restart(now: Instant) -> Bool {
+        roundsStarted = 0
+        retryDelay = config.retryInterval
+        if let last = lastRoundStartedAt, now < last + config.roundInterval {
+            nextRoundAt = last + config.roundInterval
+            return false
+        }
+        nextRoundAt = nil
+        return true
+    }
+
+    private mutating func scheduleRetry(now: Instant) {
+        nextRoundAt = now + retryDelay
+        retryDelay = min(retryDelay * 2, max(config.maxRetryInterval, config.retryInterval))
     }
 
     private mutating func endRound() {
@@ -258,10 +320,11 @@ struct NATTraversal {
         pendingPunches = []
     }
 
-    /// The automatic next round is due.
+    /// The automatic next round is due; when it opens a new attempt, that attempt's round count starts over.
     mutating func takeDueRound(now: Instant) -> Bool {
         guard let at = nextRoundAt, now >= at else { return false }
         nextRoundAt = nil
+        if roundsStarted >= config.maxRounds { roundsStarted = 0 }
         return true
     }
 
@@ -299,11 +362,18 @@ public struct NATTraversalConfig: Sendable, Hashable {
     }
     /// PATH_CHALLENGEs per probe path before it counts as failed.
     public var challengesPerProbe = 3
-    /// Rounds a client runs (the first by `startPunching`, the rest after `roundInterval` when one fails); a
+    /// Rounds in one attempt (the first by `startPunching`, the rest after `roundInterval` when one fails); a
     /// server accepts a new round at most once per `roundInterval`.
     public var maxRounds = 3
     /// The pause between rounds.
     public var roundInterval: Duration = .seconds(2)
+    /// The pause before a new attempt after one failed or the direct path was lost; it doubles with each failed
+    /// attempt up to `maxRetryInterval` and returns to this value when a round succeeds or the network changes.
+    /// Worst case, a connection that never gets through sends `maxRounds × probesPerRound × challengesPerProbe`
+    /// PATH_CHALLENGEs per attempt.
+    public var retryInterval: Duration = .seconds(30)
+    /// The longest pause between attempts.
+    public var maxRetryInterval: Duration = .seconds(600)
     /// Remote and local candidates kept; the peer's extras are ignored.
     public var maxRemoteCandidates = 16
     public var maxLocalCandidates = 16

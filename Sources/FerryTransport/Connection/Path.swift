@@ -169,6 +169,30 @@ public enum TransportPathEvent: Sendable, Hashable {
     case selected(PathSnapshot)
     /// The path was abandoned (validation failed, or the connection moved on); its last counters.
     case closed(PathSnapshot)
+    /// Client: a punching round ended (draft-seemann-quic-nat-traversal-02 §4.4), with a direct path or without.
+    case punchRoundEnded(PunchRoundResult)
+}
+
+/// How one punching round ended (draft-seemann-quic-nat-traversal-02 §4.4).
+public struct PunchRoundResult: Sendable, Hashable {
+    /// The round number the PUNCH_ME_NOW frames carried.
+    public var round: UInt64
+    /// What the round found.
+    public var outcome: Outcome
+
+    /// What a round found.
+    public enum Outcome: Sendable, Hashable {
+        /// A probe path validated and the connection moved to it.
+        case direct(pathID: UInt64)
+        /// Every probe failed (or none could be opened).
+        case failed
+    }
+
+    /// Creates a result.
+    public init(round: UInt64, outcome: Outcome) {
+        self.round = round
+        self.outcome = outcome
+    }
 }
 
 /// Why `TransportConnection.migrate(to:now:)` refused (RFC 9000 §9).

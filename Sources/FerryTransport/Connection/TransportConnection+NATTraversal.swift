@@ -40,17 +40,37 @@ extension TransportConnection {
     /// Client: starts a punching round (§4.4): a PUNCH_ME_NOW per candidate pair over the current (relayed) path,
     /// and PATH_CHALLENGE probes to the server's candidates on new paths. The first validated one becomes the
     /// selected path, the relayed path its fallback. A failed round is followed by another after
-    /// `NATTraversalConfig.roundInterval`, up to `maxRounds`.
+    /// `NATTraversalConfig.roundInterval`, up to `maxRounds` per attempt; a failed attempt, or losing the direct
+    /// path, by a new attempt after `retryInterval` (backing off). Each round's end is a
+    /// `TransportPathEvent.punchRoundEnded`.
     public func startPunching(now: Instant) throws(PunchingError) {
+        try checkPunchingAllowed()
+        guard !natTraversal.isRoundActive else { throw .roundInProgress }
+        guard natTraversal.roundsStarted < natTraversal.config.maxRounds else { throw .roundsExhausted }
+        guard startPunchingRound(now: now) else { throw .noCandidates }
+    }
+
+    /// Client: the network changed (new local candidates, a new socket): starts a fresh attempt with the full
+    /// round budget and the base retry delay, unless the connection already sends on a direct path or a round
+    /// runs. Rounds stay at least `roundInterval` apart, so repeated changes cannot raise the probe rate; a
+    /// restart within that interval of the last round schedules the round for when the interval ends.
+    public func restartPunching(now: Instant) throws(PunchingError) {
+        try checkPunchingAllowed()
+        guard !isOnPunchedDirectPath, !natTraversal.isRoundActive else { return }
+        guard natTraversal.restart(now: now) else {
+            markDirty()
+            return
+        }
+        guard startPunchingRound(now: now) else { throw .noCandidates }
+    }
+
+    private func checkPunchingAllowed() throws(PunchingError) {
         guard side == .client else { throw .notClient }
         guard state == .established else { throw .connectionClosed }
         guard isHandshakeConfirmed else { throw .handshakeNotConfirmed }
         guard natTraversal.isNegotiated else { throw .notNegotiated }
         guard natTraversal.isAdvertisementAllowed else { throw .advertisementNotAllowed }
         guard !(peerTransportParameters?.disableActiveMigration ?? false) else { throw .migrationDisabledByPeer }
-        guard !natTraversal.isRoundActive else { throw .roundInProgress }
-        guard natTraversal.roundsStarted < natTraversal.config.maxRounds else { throw .roundsExhausted }
-        guard startPunchingRound(now: now) else { throw .noCandidates }
     }
 
     // MARK: Connection hooks
@@ -99,8 +119,15 @@ extension TransportConnection {
             if natTraversal.addRemoteCandidate(RemoteCandidate(address: address, origin: .punchRequest)) {
                 events.append(.remoteCandidatesChanged)
             }
-            // Server-side path validation toward the address named (§4.4), unless a path already goes there.
-            if pathTable.index(remote: address) == nil { _ = openProbePath(to: address, now: now) }
+            // Server-side path validation toward the address named (§4.4). A path left over from an earlier
+            // direct path is probed afresh too: its NAT mappings may have expired while the connection was relayed,
+            // and only this side's own outbound probe opens its NAT for the client's (RFC 4787 §5).
+            if let index = pathTable.index(remote: address) {
+                let id = pathTable.paths[index].id
+                guard id != pathTable.activeID else { return }
+                closePath(id)
+            }
+            _ = openProbePath(to: address, now: now)
         default:
             return
         }
@@ -172,8 +199,11 @@ extension TransportConnection {
     /// the fallback, and the round's other probes are cancelled (§4.4; RFC 9000 §9).
     func natTraversalPathValidated(_ id: UInt64, now: Instant) {
         guard side == .client, natTraversal.isProbePath(id) else { return }
-        let others = natTraversal.settleProbe(pathID: id, succeeded: true, now: now)
-        for other in others where other != id { closePath(other) }
+        let round = natTraversal.round
+        if case .succeeded(let others) = natTraversal.settleProbe(pathID: id, succeeded: true, now: now) {
+            for other in others where other != id { closePath(other) }
+        }
+        queuePathEvent(.punchRoundEnded(PunchRoundResult(round: round, outcome: .direct(pathID: id))))
         guard natTraversal.directPathID == nil || natTraversal.directPathID != pathTable.activeID,
             let index = pathTable.index(of: id)
         else { return }
@@ -185,20 +215,26 @@ extension TransportConnection {
     /// A probe path failed validation; a round with no probes left may schedule the next one.
     func natTraversalPathFailed(_ id: UInt64, now: Instant) {
         guard side == .client, natTraversal.isProbePath(id) else { return }
-        _ = natTraversal.settleProbe(pathID: id, succeeded: false, now: now)
+        settleFailedProbe(pathID: id, now: now)
+    }
+
+    func settleFailedProbe(pathID: UInt64, now: Instant) {
+        let round = natTraversal.round
+        if natTraversal.settleProbe(pathID: pathID, succeeded: false, now: now) == .failed {
+            queuePathEvent(.punchRoundEnded(PunchRoundResult(round: round, outcome: .failed)))
+        }
     }
 
     /// A probe timeout fired: after `directPathProbeTimeoutLimit` in a row on the punched direct path, the client
     /// returns to the relayed path and sends everything outstanding again there (RFC 9000 §9.3.2 fallback, by
-    /// analogy).
+    /// analogy), and punches again after the retry delay.
     func natTraversalProbeTimedOut(now: Instant) {
         guard side == .client, let direct = natTraversal.directPathID, direct == pathTable.activeID,
             let fallback = natTraversal.fallbackPathID, let fallbackIndex = pathTable.index(of: fallback),
             recovery.ptoCount >= natTraversal.config.directPathProbeTimeoutLimit
         else { return }
         let outstanding = recovery.oldestOutstandingFrames(in: .application, packetLimit: .max)
-        natTraversal.directPathID = nil
-        natTraversal.fallbackPathID = nil
+        natTraversal.fellBack(now: now)
         switchPath(to: fallbackIndex, now: now)
         for frame in outstanding {
             switch frame {
@@ -220,7 +256,7 @@ extension TransportConnection {
     func nextNATTraversalTimeout() -> Instant? { natTraversal.nextRoundAt }
 
     func handleNATTraversalTimeout(now: Instant) {
-        guard natTraversal.takeDueRound(now: now), state == .established else { return }
+        guard natTraversal.takeDueRound(now: now), state == .established, !isOnPunchedDirectPath else { return }
         _ = startPunchingRound(now: now)
     }
 
@@ -228,11 +264,14 @@ extension TransportConnection {
 
     private func startPunchingRound(now: Instant) -> Bool {
         guard let targets = natTraversal.startRound(now: now) else { return false }
-        for remote in targets where pathTable.index(remote: remote) == nil {
-            if let id = openProbePath(to: remote, now: now) {
+        for remote in targets {
+            if pathTable.index(remote: remote) == nil, let id = openProbePath(to: remote, now: now) {
                 natTraversal.setProbePath(id, for: remote)
             } else {
-                _ = natTraversal.settleProbe(pathID: .max, succeeded: false, now: now)
+                let round = natTraversal.round
+                if natTraversal.settleUnopenedProbe(remote: remote, now: now) == .failed {
+                    queuePathEvent(.punchRoundEnded(PunchRoundResult(round: round, outcome: .failed)))
+                }
             }
         }
         markDirty()
@@ -275,7 +314,7 @@ public enum PunchingError: Error, Sendable, Equatable {
     case migrationDisabledByPeer
     /// A round is running.
     case roundInProgress
-    /// `NATTraversalConfig.maxRounds` rounds already ran.
+    /// The current attempt's `NATTraversalConfig.maxRounds` rounds already ran; the next attempt is scheduled.
     case roundsExhausted
     /// No remote candidate to probe.
     case noCandidates
