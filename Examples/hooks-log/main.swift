@@ -58,6 +58,7 @@ func describe(_ event: PathEvent) -> String {
     case .selected(let path): "selected \(path.id)"
     case .closed(let id, let stats): "closed \(id) sent=\(stats.bytesSent)B received=\(stats.bytesReceived)B"
     case .lagged(let missed): "lagged, missed \(missed)"
+    case .punchRoundEnded(let round): "punch round \(round.number): \(round.outcome)"
     }
 }
 

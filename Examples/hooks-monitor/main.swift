@@ -52,7 +52,7 @@ let monitor = Task {
                         )
                     case .lagged(let missed):
                         print("monitor: \(peer) missed \(missed) path events")
-                    case .opened, .selected:
+                    case .opened, .selected, .punchRoundEnded:
                         break
                     }
                 }

@@ -42,7 +42,7 @@ actor RemoteMap {
         case .closed(_, let last):
             remotes[id, default: RemoteSummary()].fold(rtt: last.rtt)
             remotes[id, default: RemoteSummary()].fold(rtt: last.minRTT)
-        case .lagged:
+        case .lagged, .punchRoundEnded:
             break
         }
     }

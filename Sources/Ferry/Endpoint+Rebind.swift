@@ -43,7 +43,10 @@ extension Endpoint {
             throw .bindFailed(host: host, port: port, errno: 0)
         }
         let moved: HostPort? = await driver.compute { driver in
-            driver.moveToSocket(channel)
+            let moved = driver.moveToSocket(channel)
+            // A new port is a new set of candidates: relayed connections offer them and punch again.
+            if moved != nil { driver.refreshCandidates(reason: "rebind") }
+            return moved
         }
         guard let moved else {
             channel.close(promise: nil)

@@ -58,6 +58,8 @@ extension EndpointDriver {
             publishPathEvents(runtime)
         case .observedAddressChanged(let address):
             runtime.observedAddress = address
+            // A relay saw this socket at a new public address: a new server-reflexive candidate.
+            if runtime.relayAddress != nil { refreshCandidates(reason: "relay observed \(address)") }
         case .remoteCandidatesChanged:
             remoteCandidatesChanged(runtime)
         case .closed(let reason):

@@ -101,6 +101,8 @@ final class EndpointDriver: ChannelInboundHandler {
     var relayState = RelayRuntimeState()
     /// Tasks waiting for a relay link to come up (`Endpoint.connect` by id alone right after bind).
     var relayLinkWaiters: [Waiter<Void>] = []
+    /// When candidates were last compared with the interface addresses (Relay/EndpointDriver+Punching.swift).
+    var lastCandidateCheck = LoopClock.now()
 
     // Shutdown.
     enum State {

@@ -112,7 +112,9 @@ final class PathMetricsTests: XCTestCase {
             host: "127.0.0.1", identity: .generate(), alpns: ["echo/1"],
             configuration: EndpointConfiguration(relays: [relayAddress], pathMode: .auto),
             hooks: [ObservingHook(metrics: metrics)])
-        let client = try await relayedEndpoint(relays: [relayAddress], pathMode: .auto)
+        let clientMetrics = DaemonMetrics()
+        let client = try await relayedEndpoint(
+            relays: [relayAddress], pathMode: .auto, hooks: [ObservingHook(metrics: clientMetrics)])
         let echoTask = serveEcho(server)
         _ = await server.waitUntilRelayed()
         let connection = try await withTimeout(20) { try await client.connect(to: EndpointAddress(id: server.id), alpn: "echo/1") }
@@ -125,6 +127,13 @@ final class PathMetricsTests: XCTestCase {
                 && text.contains(#"ferry_path_selected_total{kind="relayed"} 1"#)
                 && text.contains(#"ferry_path_selected_total{kind="direct"} 1"#)
                 && text.contains("ferry_time_to_direct_seconds_count 1")
+        }
+        // The dialing side ran the punching round that got through, and counted it.
+        try await waitFor("the client's metrics to count the punching round") {
+            let text = clientMetrics.render()
+            return text.contains(#"ferry_punch_attempts_total{outcome="direct"} 1"#)
+                && text.contains(#"ferry_connections_by_path{kind="direct"} 1"#)
+                && !text.contains("ferry_direct_path_fallbacks_total")
         }
         connection.close()
         echoTask.cancel()

@@ -49,11 +49,12 @@ func startRelay(extra: [String] = [], mesh: [RelayAddress] = [], keyFile: String
 /// relayed connection could otherwise punch its way to a direct path at once, and these tests are about the relay.
 func relayedEndpoint(
     relays: [RelayAddress], alpns: [String] = [], token: String = "", identity: EndpointIdentity = .generate(),
-    pathMode: PathMode = .relayOnly
+    pathMode: PathMode = .relayOnly, hooks: HookChain = HookChain()
 ) async throws -> Endpoint {
     var configuration = EndpointConfiguration(relays: relays, pathMode: pathMode, relayToken: token)
     configuration.relayTCPFallbackDelay = .seconds(2)
-    return try await Endpoint.bind(host: "127.0.0.1", identity: identity, alpns: alpns, configuration: configuration)
+    return try await Endpoint.bind(
+        host: "127.0.0.1", identity: identity, alpns: alpns, configuration: configuration, hooks: hooks)
 }
 
 /// Accepts connections and echoes every bidirectional stream until the endpoint closes.

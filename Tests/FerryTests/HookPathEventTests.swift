@@ -121,6 +121,7 @@ final class HookPathEventTests: XCTestCase {
             case .selected(let path): "selected \(path.id.rawValue)"
             case .closed(let id, _): "closed \(id.rawValue)"
             case .lagged(let missed): "lagged \(missed)"
+            case .punchRoundEnded(let round): "punch round \(round.number)"
             }
         }
     }

@@ -195,6 +195,11 @@ extension EndpointDriver {
         if runtime.candidateGateOpenedAt != nil { notePunchedPath(runtime) }
         let socketAddress = localHostPort
         while let event = connection.pollPathEvent() {
+            if case .punchRoundEnded(let result) = event {
+                logger.info("punching round ended", metadata: [
+                    "handle": "\(runtime.handle)", "round": "\(result.round)", "outcome": "\(result.outcome)",
+                ])
+            }
             guard let observer = runtime.observer else { continue }
             switch event {
             case .opened(let snapshot):
@@ -204,6 +209,12 @@ extension EndpointDriver {
             case .closed(let snapshot):
                 observer.broadcaster.publish(
                     .closed(PathID(rawValue: snapshot.id), lastStats: PathStats(snapshot: snapshot)))
+            case .punchRoundEnded(let result):
+                let outcome: PunchRound.Outcome = switch result.outcome {
+                case .direct(let id): .direct(PathID(rawValue: id))
+                case .failed: .failed
+                }
+                observer.broadcaster.publish(.punchRoundEnded(PunchRound(number: result.round, outcome: outcome)))
             }
         }
     }

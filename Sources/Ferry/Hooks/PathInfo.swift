@@ -165,4 +165,29 @@ public enum PathEvent: Sendable, Hashable {
     case closed(PathID, lastStats: PathStats)
     /// The consumer fell behind and this many events were dropped before the ones that follow.
     case lagged(missed: Int)
+    /// The dialing side of a relayed connection finished a hole-punching round (docs/nat-traversal.md): it moved
+    /// to a direct path, or every probe failed and the connection stays relayed for now.
+    case punchRoundEnded(PunchRound)
+}
+
+/// How one hole-punching round ended (draft-seemann-quic-nat-traversal-02 §4.4; docs/nat-traversal.md).
+public struct PunchRound: Sendable, Hashable {
+    /// The round's number within the connection, from 1.
+    public var number: UInt64
+    /// What the round found.
+    public var outcome: Outcome
+
+    /// What a punching round found.
+    public enum Outcome: Sendable, Hashable {
+        /// This path validated and the connection now sends on it.
+        case direct(PathID)
+        /// No candidate answered.
+        case failed
+    }
+
+    /// Creates a round result.
+    public init(number: UInt64, outcome: Outcome) {
+        self.number = number
+        self.outcome = outcome
+    }
 }

@@ -32,6 +32,43 @@ extension EndpointDriver {
         startPunching(runtime, connection: connection)
     }
 
+    /// The endpoint's candidates may have changed: a relay observed a new public address, the socket was reopened
+    /// or rebound, or (checked every `candidateCheckInterval` by the relay ticks) an interface address came or
+    /// went. Each connection with an open gate gets the new list, and a client still relayed starts a fresh
+    /// punching attempt (the transport keeps rounds `roundInterval` apart, so this cannot raise the probe rate).
+    func refreshCandidates(reason: String) {
+        lastCandidateCheck = LoopClock.now()
+        let gated = connections.values.filter(\.isCandidateGateOpen)
+        guard !gated.isEmpty else { return }
+        let candidates = localCandidates()
+        for runtime in gated {
+            guard let connection = transport.connection(runtime.handle), !connection.isClosed,
+                Set(connection.localCandidates) != Set(candidates)
+            else { continue }
+            connection.setLocalCandidates(candidates)
+            logger.debug("candidates changed", metadata: [
+                "handle": "\(runtime.handle)", "reason": "\(reason)", "candidates": "\(candidates)",
+            ])
+            guard runtime.side == .client else { continue }
+            do {
+                try connection.restartPunching(now: LoopClock.now())
+            } catch {
+                logger.debug("not punching", metadata: ["handle": "\(runtime.handle)", "reason": "\(error)"])
+            }
+        }
+        scheduleDrive()
+    }
+
+    /// Called on each relay tick: refreshes candidates when `candidateCheckInterval` has passed since the last
+    /// check, so an interface change is noticed without a netlink subscription.
+    func checkCandidatesIfDue() {
+        guard LoopClock.now() - lastCandidateCheck >= Self.candidateCheckInterval else { return }
+        refreshCandidates(reason: "periodic check")
+    }
+
+    /// How often interface addresses are compared with the candidates offered.
+    static let candidateCheckInterval: Duration = .seconds(10)
+
     /// Path changes: records when a relayed connection first sent on a punched direct path.
     func notePunchedPath(_ runtime: ConnectionRuntime) {
         guard runtime.timeToDirect == nil, let openedAt = runtime.candidateGateOpenedAt,

@@ -94,7 +94,10 @@ final class RelayClient: Sendable {
                 lastUDPAttempt = .now
                 if let connection = await dialUDP(relay: relay, remote: remote, core: core) { held = connection }
             }
-            await core.driver.compute { $0.updateHomeRelay() }
+            await core.driver.compute {
+                $0.updateHomeRelay()
+                $0.checkCandidatesIfDue()
+            }
             try? await Task.sleep(for: tick)
         }
         held?.close(code: RelayCloseCode.shutdown, reason: "endpoint closing")

@@ -75,8 +75,9 @@ public final class DaemonMetrics: Sendable {
 
     /// Follows an accepted connection's path events until it closes: `ferry_connections_by_path{kind}` (direct or
     /// relayed now), `ferry_path_selected_total{kind}` (each time the selected path's kind changes, punching and
-    /// falling back included) and `ferry_time_to_direct_seconds` (from acceptance on a relay to the first direct
-    /// path; docs/nat-traversal.md).
+    /// falling back included), `ferry_time_to_direct_seconds` (from acceptance on a relay to the first direct
+    /// path), `ferry_punch_attempts_total{outcome}` (each punching round this side ran, `direct` or `failed`) and
+    /// `ferry_direct_path_fallbacks_total` (a punched direct path given up for the relay); docs/nat-traversal.md.
     public func observePaths(of connection: HookConnection) {
         let events = connection.pathEvents()
         Task { [self] in
@@ -86,15 +87,26 @@ public final class DaemonMetrics: Sendable {
             let startedRelayed = kind == "relayed"
             var reachedDirect = false
             for await event in events {
-                guard case .selected(let info) = event else { continue }
-                let newKind = Self.kindLabel(info)
-                guard newKind != kind else { continue }
-                moveConnection(from: kind, to: newKind)
-                kind = newKind
-                if newKind == "direct", startedRelayed, !reachedDirect {
-                    reachedDirect = true
-                    CoreMetrics.Timer(label: "ferry_time_to_direct_seconds", factory: factory)
-                        .record(duration: .now - accepted)
+                switch event {
+                case .punchRoundEnded(let round):
+                    let outcome = if case .direct = round.outcome { "direct" } else { "failed" }
+                    Counter(label: "ferry_punch_attempts_total", dimensions: [("outcome", outcome)], factory: factory)
+                        .increment()
+                case .selected(let info):
+                    let newKind = Self.kindLabel(info)
+                    guard newKind != kind else { continue }
+                    if kind == "direct", newKind == "relayed", startedRelayed {
+                        Counter(label: "ferry_direct_path_fallbacks_total", factory: factory).increment()
+                    }
+                    moveConnection(from: kind, to: newKind)
+                    kind = newKind
+                    if newKind == "direct", startedRelayed, !reachedDirect {
+                        reachedDirect = true
+                        CoreMetrics.Timer(label: "ferry_time_to_direct_seconds", factory: factory)
+                            .record(duration: .now - accepted)
+                    }
+                case .opened, .closed, .lagged:
+                    continue
                 }
             }
             if let kind { moveConnection(from: kind, to: nil) }
