@@ -497,8 +497,17 @@ def case_direct_path_dies(bin_path, workdir):
         report = json.loads(out.strip().splitlines()[-1])
         if report["max_stall_s"] > 2.0:
             raise harness.Failure(f"the fallback stalled the transfer for {report['max_stall_s']} s")
+        # The direct route comes back: the client punches again on its own after the retry interval (30 s after
+        # the fallback; NATTraversalConfig.retryInterval) and returns to a direct path.
+        listing = run(lab.exec("natA", ["nft", "-a", "list", "chain", "ip", "lab", "forward"])).stdout
+        for line in listing.splitlines():
+            if "7777 drop" in line and "# handle " in line:
+                handle = line.rsplit("# handle ", 1)[1].strip()
+                run(lab.exec("natA", ["nft", "delete", "rule", "ip", "lab", "forward", "handle", handle]))
+        again = wait_path(lab, bin_path, socket_a, direct=True, limit=50.0)
         return (f"direct after {to_direct:.1f}s, relayed again {back:.1f}s after the cut; 48 MiB both ways, "
-                f"equal SHA-256, longest stall {report['max_stall_s']}s; {time.monotonic() - cut:.1f}s after the cut")
+                f"equal SHA-256, longest stall {report['max_stall_s']}s; direct again {again:.1f}s after the "
+                f"route came back ({time.monotonic() - cut:.1f}s after the cut)")
     finally:
         lab.close()
 
