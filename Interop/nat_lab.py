@@ -15,7 +15,8 @@ A tunnel on A reaches B's TCP service by B's id alone; 64 MiB pass both ways wit
 
 Needs root (CI runs as root), `ip` and `nft` (Scripts/setup installs nftables). Prints one line per case and
 `N passed, N failed` last. `--bench-punch N` instead measures the time to a direct path per matrix row over N fresh
-connections (docs/benchmarks.md).
+connections, and `--bench-throughput N` the download over a punched path against a direct dial, N runs each,
+alternating (Interop/nat_bench.py; docs/benchmarks.md).
 """
 import json
 import os
@@ -575,6 +576,20 @@ def bench_punch(bin_path, workdir_root, runs):
 
 
 def main():
+    if "--bench-throughput" in sys.argv:
+        position = sys.argv.index("--bench-throughput")
+        runs = int(sys.argv[position + 1])
+        del sys.argv[position:position + 2]
+        args = harness.parse_arguments("Ferry NAT lab: throughput over a punched path against a direct dial")
+        import tempfile
+        import nat_bench
+        workdir = tempfile.mkdtemp(prefix="ferry-natbench-")
+        try:
+            size = int(os.environ.get("BENCH_DOWNLOAD", 256 << 20))
+            return nat_bench.bench_throughput(harness.find_bin_path(args.bin_path), workdir, runs, size)
+        finally:
+            harness.PROCESSES.kill_all()
+            subprocess.run(["rm", "-rf", workdir])
     if "--bench-punch" in sys.argv:
         position = sys.argv.index("--bench-punch")
         runs = int(sys.argv[position + 1])
