@@ -142,6 +142,70 @@ final class NATTraversalTests: XCTestCase {
         XCTAssertLessThanOrEqual(network.serverDirectSends.values.reduce(0, +), 2 * 3 * 3)
     }
 
+    // MARK: Choosing among direct paths
+
+    private static let serverV6 = NetworkAddress(ipBytes: [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [2], port: 443)!
+    private static let clientV6 = NetworkAddress(ipBytes: [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [1], port: 4433)!
+
+    /// A server reachable over IPv4 (10 ms one way) and IPv6 (`v6Delay` one way).
+    private func dualStack(v6Delay: Duration) throws -> PunchTestNetwork {
+        let network = try connected(
+            serverCandidates: [PunchTestNetwork.placeholder, Self.serverV6], clientCandidates: nil)
+        network.extraRoutes = [(client: Self.clientV6, server: Self.serverV6, delay: v6Delay)]
+        let client = try XCTUnwrap(network.clientConnection)
+        client.setLocalCandidates([network.clientSocket, Self.clientV6])
+        return network
+    }
+
+    func testAnIPv6PathWinsOverAnIPv4OneThatValidatedFirst() throws {
+        let network = try dualStack(v6Delay: .milliseconds(12))
+        let client = try XCTUnwrap(network.clientConnection)
+        try client.startPunching(now: network.now)
+        XCTAssertTrue(network.run(for: .seconds(10)) { !network.clientPunchResults.isEmpty })
+        XCTAssertEqual(client.remoteAddress, Self.serverV6)
+        XCTAssertTrue(client.isOnPunchedDirectPath)
+        XCTAssertEqual(network.clientPunchResults.count, 1)
+        guard case .direct(let id) = network.clientPunchResults.first?.outcome else { return XCTFail() }
+        XCTAssertEqual(id, client.selectedPathID)
+        // The IPv4 path it left is closed; the relayed one stays as the fallback.
+        XCTAssertFalse(client.paths.contains { $0.remoteAddress == network.serverSocket })
+        XCTAssertTrue(client.paths.contains { $0.remoteAddress == network.serverViaRelay })
+        let bytes = patternBytes(count: 100_000)
+        let stream = try network.upload(bytes)
+        XCTAssertTrue(network.run(for: .seconds(10)) { network.serverFinished.contains(stream) })
+        XCTAssertEqual(network.serverReceived[stream], bytes)
+    }
+
+    func testAMuchSlowerIPv6PathDoesNotReplaceTheIPv4One() throws {
+        let network = try dualStack(v6Delay: .milliseconds(60))
+        let client = try XCTUnwrap(network.clientConnection)
+        try client.startPunching(now: network.now)
+        XCTAssertTrue(network.run(for: .seconds(10)) { !network.clientPunchResults.isEmpty })
+        XCTAssertEqual(client.remoteAddress, network.serverSocket)
+        XCTAssertTrue(client.isOnPunchedDirectPath)
+        XCTAssertFalse(client.paths.contains { $0.remoteAddress == Self.serverV6 }, "the loser is closed")
+    }
+
+    func testPreferenceHysteresis() {
+        let v4 = NetworkAddress(ipBytes: [192, 0, 2, 1], port: 1)!
+        let v4b = NetworkAddress(ipBytes: [192, 0, 2, 2], port: 1)!
+        let v6 = Self.serverV6
+        func switches(_ from: NetworkAddress, _ old: Int, _ to: NetworkAddress, _ new: Int?) -> Bool {
+            DirectPathPreference.shouldSwitch(
+                from: .init(address: from, rtt: .milliseconds(old)), to: .init(address: to, rtt: new.map { .milliseconds($0) }))
+        }
+        XCTAssertTrue(switches(v4, 20, v6, 25), "IPv6 within 50 %")
+        XCTAssertTrue(switches(v4, 1, v6, 3), "IPv6 within 2 ms")
+        XCTAssertFalse(switches(v4, 20, v6, 40), "IPv6 much slower")
+        XCTAssertFalse(switches(v6, 20, v4, 15), "IPv4 only a bit faster")
+        XCTAssertTrue(switches(v6, 40, v4, 10), "IPv4 far faster")
+        XCTAssertFalse(switches(v6, 12, v4, 5), "IPv4 faster but by under 10 ms")
+        XCTAssertFalse(switches(v4, 20, v4b, 18), "near-equal paths do not flap")
+        XCTAssertTrue(switches(v4, 30, v4b, 10), "a third faster and 5 ms")
+        XCTAssertFalse(switches(v4, 6, v4b, 2), "a third faster but under 5 ms")
+        XCTAssertFalse(switches(v4, 20, v6, nil), "no measurement, no switch")
+    }
+
     // MARK: Punching again
 
     func testAFailedAttemptIsRetriedAfterTheRetryIntervalAndEachRoundReportsItsOutcome() throws {

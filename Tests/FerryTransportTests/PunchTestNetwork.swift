@@ -27,6 +27,10 @@ final class PunchTestNetwork {
     var serverFilters = true
     var relayDelay = Duration.milliseconds(30)
     var directDelay = Duration.milliseconds(10)
+    /// Further direct routes besides client socket ↔ `serverSocket`: the server reachable at `server` as well (an
+    /// IPv6 address, say), seeing the client's datagrams on that route from `client`, with its own one-way delay.
+    /// The same NAT model applies.
+    var extraRoutes: [(client: NetworkAddress, server: NetworkAddress, delay: Duration)] = []
     private(set) var now = Instant(nanoseconds: 1_000_000_000)
     /// Every frame each side sent, as recorded for recovery, in order.
     private(set) var clientFrames: [SentFrame] = []
@@ -140,6 +144,11 @@ final class PunchTestNetwork {
                     }
                     clientDirectSends[destination, default: 0] += 1
                     clientSentTo[destination] = now
+                    if let route = extraRoutes.first(where: { $0.server == destination }) {
+                        guard !isDirectBlocked, !serverFilters || isOpen(serverSentTo, route.client) else { continue }
+                        deliver(bytes, toServer: true, from: route.client, delay: route.delay)
+                        continue
+                    }
                     // The server's NAT lets in only what answers its own recent outbound datagrams.
                     guard !isDirectBlocked, destination == serverSocket, !serverFilters || isOpen(serverSentTo, clientPublic)
                     else { continue }
@@ -151,6 +160,11 @@ final class PunchTestNetwork {
                     }
                     serverDirectSends[destination, default: 0] += 1
                     serverSentTo[destination] = now
+                    if let route = extraRoutes.first(where: { $0.client == destination }) {
+                        guard !isDirectBlocked, isOpen(clientSentTo, route.server) else { continue }
+                        deliver(bytes, toServer: false, from: route.server, delay: route.delay)
+                        continue
+                    }
                     guard !isDirectBlocked, destination == clientPublic, isOpen(clientSentTo, serverSocket) else { continue }
                     deliver(bytes, toServer: false, from: serverSocket, delay: directDelay)
                 }

@@ -56,13 +56,17 @@ struct NATTraversal {
     /// The pause before the next attempt once this one fails; doubles per failed attempt.
     private var retryDelay: Duration
     private(set) var probes: [Probe] = []
+    /// Whether a probe of the running round validated.
+    private var roundSucceeded = false
     /// PUNCH_ME_NOW frames owed in the current round: (local candidate sequence, paired remote sequence).
     private(set) var pendingPunches: [(local: UInt64, pairedWith: UInt64)] = []
     /// When the next automatic round may start, after the current one failed.
     private(set) var nextRoundAt: Instant?
 
-    /// Client: the direct path the connection moved to, and the relayed path kept as its fallback.
+    /// Client: the direct path the connection moved to (with its address and the round trip its validation
+    /// took, for `DirectPathPreference`), and the relayed path kept as its fallback.
     var directPathID: UInt64?
+    var directPath: DirectPathPreference.Candidate?
     var fallbackPathID: UInt64?
 
     // Server rounds.
@@ -250,47 +254,46 @@ struct NATTraversal {
     enum Settlement: Equatable {
         /// Other probes of the round are still running.
         case pending
-        /// The probe validated: the round succeeded, and these other probe paths are to be closed (§4.4).
-        case succeeded(others: [UInt64])
-        /// The last probe failed: the round failed.
-        case failed
+        /// That was the round's last probe; whether any of its probes validated.
+        case roundEnded(succeeded: Bool)
     }
 
-    /// A probe path validated or failed. A failed round schedules the next round of its attempt after
-    /// `roundInterval`, or, when the attempt is spent, the next attempt after the retry delay.
+    /// A probe path validated or failed. A round runs until every probe settled, so a better path that validates
+    /// after the first can still be chosen (`DirectPathPreference`). A failed round schedules the next round of its
+    /// attempt after `roundInterval`, or, when the attempt is spent, the next attempt after the retry delay.
     mutating func settleProbe(pathID: UInt64, succeeded: Bool, now: Instant) -> Settlement {
         probes.removeAll { $0.pathID == pathID }
-        return settle(succeeded: succeeded, now: now)
+        if succeeded {
+            roundSucceeded = true
+            retryDelay = config.retryInterval
+        }
+        return settle(now: now)
     }
 
     /// A probe that never got a path (the path table was full, or a path to that address exists) failed.
     mutating func settleUnopenedProbe(remote: NetworkAddress, now: Instant) -> Settlement {
         probes.removeAll { $0.remote == remote && $0.pathID == nil }
-        return settle(succeeded: false, now: now)
+        return settle(now: now)
     }
 
-    private mutating func settle(succeeded: Bool, now: Instant) -> Settlement {
-        if succeeded {
-            let others = probes.compactMap(\.pathID)
-            endRound()
-            retryDelay = config.retryInterval
-            return .succeeded(others: others)
-        }
+    private mutating func settle(now: Instant) -> Settlement {
         guard probes.isEmpty else { return .pending }
+        let succeeded = roundSucceeded
         endRound()
-        if directPathID == nil {
+        if !succeeded && directPathID == nil {
             if roundsStarted < config.maxRounds {
                 nextRoundAt = now + config.roundInterval
             } else {
                 scheduleRetry(now: now)
             }
         }
-        return .failed
+        return .roundEnded(succeeded: succeeded)
     }
 
     /// The client fell back from its direct path to the relayed one: it punches again after the retry delay.
     mutating func fellBack(now: Instant) {
         directPathID = nil
+        directPath = nil
         fallbackPathID = nil
         roundsStarted = config.maxRounds
         scheduleRetry(now: now)
@@ -318,6 +321,7 @@ struct NATTraversal {
     private mutating func endRound() {
         probes = []
         pendingPunches = []
+        roundSucceeded = false
     }
 
     /// The automatic next round is due; when it opens a new attempt, that attempt's round count starts over.

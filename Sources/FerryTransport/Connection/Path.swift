@@ -63,6 +63,8 @@ struct PathCounters {
 struct PathValidation {
     /// PATH_CHALLENGE payloads sent and not yet answered; any of them validates the path.
     var outstanding: [UInt64] = []
+    /// When each outstanding challenge was sent, so a response gives the path's round-trip time.
+    var sentAt: [Instant] = []
     /// A PATH_CHALLENGE must be sent (first time, or a retry).
     var isChallengePending = true
     /// When to send the next retry.

@@ -195,21 +195,39 @@ extension TransportConnection {
     /// round runs, so the server's probes from an unadvertised (peer-reflexive) address get an answer.
     var acceptsUnknownServerAddresses: Bool { natTraversal.isRoundActive }
 
-    /// A path passed validation: a client's probe path becomes the selected path, with the path it leaves kept as
-    /// the fallback, and the round's other probes are cancelled (§4.4; RFC 9000 §9).
-    func natTraversalPathValidated(_ id: UInt64, now: Instant) {
-        guard side == .client, natTraversal.isProbePath(id) else { return }
+    /// A path passed validation. A client's first validated probe path becomes the selected path at once, with
+    /// the path it leaves kept as the fallback (RFC 9000 §9); a later one of the same round replaces it only when
+    /// `DirectPathPreference` says so, and the path not chosen is closed. The round ends when every probe settled.
+    func natTraversalPathValidated(_ id: UInt64, rtt: Duration?, now: Instant) {
+        guard side == .client, natTraversal.isProbePath(id), let index = pathTable.index(of: id) else { return }
         let round = natTraversal.round
-        if case .succeeded(let others) = natTraversal.settleProbe(pathID: id, succeeded: true, now: now) {
-            for other in others where other != id { closePath(other) }
+        let candidate = DirectPathPreference.Candidate(address: pathTable.paths[index].remoteAddress, rtt: rtt)
+        let settlement = natTraversal.settleProbe(pathID: id, succeeded: true, now: now)
+        if let current = natTraversal.directPathID, current == pathTable.activeID,
+            let currentPath = natTraversal.directPath
+        {
+            if DirectPathPreference.shouldSwitch(from: currentPath, to: candidate) {
+                natTraversal.directPathID = id
+                natTraversal.directPath = candidate
+                switchPath(to: index, now: now)
+                closePath(current)
+            } else {
+                closePath(id)
+            }
+        } else {
+            if natTraversal.fallbackPathID == nil { natTraversal.fallbackPathID = pathTable.activeID }
+            natTraversal.directPathID = id
+            natTraversal.directPath = candidate
+            switchPath(to: index, now: now)
         }
-        queuePathEvent(.punchRoundEnded(PunchRoundResult(round: round, outcome: .direct(pathID: id))))
-        guard natTraversal.directPathID == nil || natTraversal.directPathID != pathTable.activeID,
-            let index = pathTable.index(of: id)
-        else { return }
-        if natTraversal.fallbackPathID == nil { natTraversal.fallbackPathID = pathTable.activeID }
-        natTraversal.directPathID = id
-        switchPath(to: index, now: now)
+        reportRoundEnd(settlement, round: round)
+    }
+
+    private func reportRoundEnd(_ settlement: NATTraversal.Settlement, round: UInt64) {
+        guard case .roundEnded(let succeeded) = settlement else { return }
+        let outcome: PunchRoundResult.Outcome =
+            if succeeded, let direct = natTraversal.directPathID { .direct(pathID: direct) } else { .failed }
+        queuePathEvent(.punchRoundEnded(PunchRoundResult(round: round, outcome: outcome)))
     }
 
     /// A probe path failed validation; a round with no probes left may schedule the next one.
@@ -220,9 +238,7 @@ extension TransportConnection {
 
     func settleFailedProbe(pathID: UInt64, now: Instant) {
         let round = natTraversal.round
-        if natTraversal.settleProbe(pathID: pathID, succeeded: false, now: now) == .failed {
-            queuePathEvent(.punchRoundEnded(PunchRoundResult(round: round, outcome: .failed)))
-        }
+        reportRoundEnd(natTraversal.settleProbe(pathID: pathID, succeeded: false, now: now), round: round)
     }
 
     /// A probe timeout fired: after `directPathProbeTimeoutLimit` in a row on the punched direct path, the client
@@ -269,9 +285,7 @@ extension TransportConnection {
                 natTraversal.setProbePath(id, for: remote)
             } else {
                 let round = natTraversal.round
-                if natTraversal.settleUnopenedProbe(remote: remote, now: now) == .failed {
-                    queuePathEvent(.punchRoundEnded(PunchRoundResult(round: round, outcome: .failed)))
-                }
+                reportRoundEnd(natTraversal.settleUnopenedProbe(remote: remote, now: now), round: round)
             }
         }
         markDirty()

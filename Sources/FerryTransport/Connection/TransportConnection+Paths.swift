@@ -158,6 +158,12 @@ extension TransportConnection {
             return
         }
         let fallback = pathTable.paths[index].validation?.fallbackPathID
+        var rtt: Duration?
+        if let validation = pathTable.paths[index].validation, let position = validation.outstanding.firstIndex(of: data),
+            position < validation.sentAt.count
+        {
+            rtt = now - validation.sentAt[position]
+        }
         pathTable.paths[index].validation = nil
         pathTable.paths[index].isValidated = true
         pathTable.paths[index].isRemoteValidated = true
@@ -169,7 +175,7 @@ extension TransportConnection {
         // The migration succeeded: the old path is abandoned and its connection ID retired (RFC 9000 §9.5).
         let validatedID = pathTable.paths[index].id
         if let fallback, fallback != pathTable.activeID { closePath(fallback) }
-        natTraversalPathValidated(validatedID, now: now)
+        natTraversalPathValidated(validatedID, rtt: rtt, now: now)
         markDirty()
     }
 
@@ -268,6 +274,7 @@ extension TransportConnection {
             }
             let interval = estimator.probeTimeoutBase
             pathTable.paths[index].validation?.outstanding.append(data)
+            pathTable.paths[index].validation?.sentAt.append(now)
             pathTable.paths[index].validation?.isChallengePending = false
             pathTable.paths[index].validation?.attempts += 1
             pathTable.paths[index].validation?.retryAt = now + interval
