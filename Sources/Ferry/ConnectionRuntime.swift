@@ -77,6 +77,9 @@ final class ConnectionRuntime {
     var readWaiters: [StreamID: ReadWaiter] = [:]
     var pendingWrites: [StreamID: PendingWrite] = [:]
     var datagramWaiters = CircularBuffer<Waiter<Result<[UInt8], ConnectionError>>>()
+    /// The relay's forwarding fast path, when installed (DatagramSwitch.swift), and the datagrams it declined.
+    var datagramSwitch: (any DatagramSwitch)?
+    var declinedDatagrams = CircularBuffer<[UInt8]>()
     var closedWaiters: [Resumer<ConnectionCloseReason>] = []
 
     /// Peer RESET_STREAM / STOP_SENDING codes not yet reported to a reader or writer.

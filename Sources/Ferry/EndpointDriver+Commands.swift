@@ -457,7 +457,7 @@ extension EndpointDriver {
         case .failure(let error): return resumer.resume(returning: .failure(error))
         case .success(let found): (runtime, connection) = found
         }
-        if runtime.datagramWaiters.isEmpty, let datagram = connection.receiveDatagram() {
+        if runtime.datagramWaiters.isEmpty, let datagram = nextReceivedDatagram(runtime, connection) {
             return resumer.resume(returning: .success(datagram))
         }
         runtime.datagramWaiters.append(Waiter(token: token, resumer: resumer))

@@ -165,7 +165,8 @@ extension EndpointDriver {
 
     func deliverDatagrams(runtime: ConnectionRuntime) {
         guard let connection = transport.connection(runtime.handle) else { return }
-        while !runtime.datagramWaiters.isEmpty, let datagram = connection.receiveDatagram() {
+        switchDatagrams(runtime)
+        while !runtime.datagramWaiters.isEmpty, let datagram = nextReceivedDatagram(runtime, connection) {
             runtime.datagramWaiters.removeFirst().resumer.resume(returning: .success(datagram))
         }
     }

@@ -94,6 +94,13 @@ struct FerryBenchCommand: AsyncParsableCommand {
                 verbose: common.verbose
             )
             let report = await common.onExecutor(of: endpoint) { await client.run() }
+            if common.verbose || common.relay != nil {
+                // What the relay links carried, for reading a relayed run's figures (docs/benchmarks.md).
+                for status in await endpoint.relayStatus() {
+                    printError("relay link \(status.relay.id.shortDescription): \(status.transport), sent \(status.packetsSent), "
+                        + "received \(status.packetsReceived), dropped \(status.packetsDropped)")
+                }
+            }
             await endpoint.close()
             printLine(report.json)
             if report.tally.errors > 0 { throw ExitCode(1) }

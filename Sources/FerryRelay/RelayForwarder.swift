@@ -98,9 +98,19 @@ final class RelayForwarder: Sendable {
 
     // MARK: Forwarding
 
+    /// The outlet of a client linked over QUIC, for the fast path (RelayFastPath.swift).
+    func quicOutlet(for destination: EndpointID) -> QUICRelayOutlet? {
+        clients.withLock { $0[destination] } as? QUICRelayOutlet
+    }
+
+    /// Counts a packet a client sent.
+    func countIncoming(from source: EndpointID) {
+        counters.withLock { $0[source]?.packetsIn &+= 1 }
+    }
+
     /// Forwards a packet a client sent: to a local client, through the mesh, or answers "not here".
     func forward(from source: any RelayOutlet, to destination: EndpointID, packet: ArraySlice<UInt8>) async {
-        counters.withLock { $0[source.peerID]?.packetsIn &+= 1 }
+        countIncoming(from: source.peerID)
         if let outlet = clients.withLock({ $0[destination] }) {
             let message = RelayMessage.receivePacket(source: source.peerID, packet: packet).encoded
             record(await outlet.offer(message, packetSize: packet.count), bytes: packet.count, to: destination, viaMesh: false)
@@ -127,7 +137,7 @@ final class RelayForwarder: Sendable {
         metrics.dropped(reason)
     }
 
-    private func record(_ result: RelayOfferResult, bytes: Int, to destination: EndpointID?, viaMesh: Bool) {
+    func record(_ result: RelayOfferResult, bytes: Int, to destination: EndpointID?, viaMesh: Bool) {
         switch result {
         case .sent:
             forwardedTotals.withLock { $0.packets &+= 1; $0.bytes &+= UInt64(bytes) }

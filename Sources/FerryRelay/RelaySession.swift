@@ -47,6 +47,9 @@ struct RelaySession: Sendable {
         logger.debug("relay client registered", metadata: ["peer": "\(peer.shortDescription)", "mesh": "\(isMeshPeer)"])
         let limiterBox = Locked(
             RelayRateLimiter(bytesPerSecond: forwarder.limits.bytesPerSecond, burstBytes: forwarder.limits.burstBytes))
+        if !isMeshPeer {
+            await connection.installDatagramSwitch(RelayFastPath(source: peer, forwarder: forwarder, limiter: limiterBox))
+        }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await outlet.runWriter(send) }
             group.addTask {

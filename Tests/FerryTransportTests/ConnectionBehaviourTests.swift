@@ -220,6 +220,33 @@ final class SegmentationTests: XCTestCase {
     }
 }
 
+extension SegmentationTests {
+    /// A relay's or relay client's traffic: DATAGRAM frames of equal size, each under the path's maximum, batch
+    /// into segments of the first datagram's size; a larger datagram later in the queue waits for the next batch.
+    func testEqualSizeDatagramsAreBatchedAtTheirOwnSize() throws {
+        let network = SimulatedNetwork()
+        let harness = StreamHarness(network: network)
+        let handle = try harness.establish()
+        let client = try XCTUnwrap(network.client.connection(handle))
+        XCTAssertTrue(harness.run(timeLimit: .seconds(1)) { client.stats.pathMTU == TransportConfig().maxUDPPayloadSize })
+        for index in 0..<8 { try client.sendDatagram([UInt8](repeating: UInt8(index), count: 1200)) }
+        try client.sendDatagram([UInt8](repeating: 0xee, count: 1300))
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+        defer { buffer.deallocate() }
+        let transmit = try XCTUnwrap(network.client.pollTransmit(now: network.now, into: buffer, maxSegments: 16))
+        let segmentSize = try XCTUnwrap(transmit.segmentSize)
+        XCTAssertLessThan(segmentSize, TransportConfig().maxUDPPayloadSize)
+        XCTAssertGreaterThan(segmentSize, 1200)
+        // Eight full segments, and perhaps a shorter last one (an ACK).
+        XCTAssertGreaterThanOrEqual(transmit.size, 8 * segmentSize)
+        XCTAssertLessThan(transmit.size, 9 * segmentSize)
+        // The 1300-byte datagram did not fit a segment: it leaves whole in the next transmit.
+        let next = try XCTUnwrap(network.client.pollTransmit(now: network.now, into: buffer, maxSegments: 16))
+        XCTAssertGreaterThan(next.size, 1300)
+        XCTAssertNil(next.segmentSize)
+    }
+}
+
 /// Stateless reset detection (RFC 9000 §10.3.1).
 final class StatelessResetTests: XCTestCase {
     func testClientRecognisesStatelessReset() throws {

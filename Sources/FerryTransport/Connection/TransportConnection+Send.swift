@@ -107,7 +107,13 @@ extension TransportConnection {
             sentHandshake = true
         }
         if var packet = packets.2 {
-            pad(&packet, to: padTarget, buffer: buffer)
+            var target = padTarget
+            if let threshold = segmentPaddingThreshold, packets.0 == nil, packets.1 == nil,
+                packet.payloadEnd + (space(.application).localKeys?.tagLength ?? 16) >= threshold
+            {
+                target = buffer.count
+            }
+            pad(&packet, to: target, buffer: buffer)
             size = seal(packet, buffer: buffer, now: now)
         }
         counters.bytesSent += UInt64(size)

@@ -147,6 +147,9 @@ public final class TransportConnection {
     var isInSendQueue = false
     var isInEventQueue = false
     /// The deadline last pushed into the endpoint's timer heap.
+    /// Set by the endpoint while it fills a GSO batch: a 1-RTT-only datagram at least this long is padded to the
+    /// end of its buffer (one segment), so sizes that differ by an ACK frame or a packet-number byte still batch.
+    var segmentPaddingThreshold: Int?
     var scheduledTimeout: Instant?
     /// Connection IDs the endpoint routes to this connection.
     var routedConnectionIDs: [ConnectionID] = []

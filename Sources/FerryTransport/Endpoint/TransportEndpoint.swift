@@ -351,8 +351,12 @@ public final class TransportEndpoint {
     /// for UDP generic segmentation offload (GSO).
     ///
     /// When more than one is written, `Transmit.segmentSize` is set: every datagram is exactly that long except
-    /// possibly the last, which is shorter, and `size` is their total. Batching only happens for full-size
-    /// datagrams (bulk data), so handshake flights and ACKs still go out one by one.
+    /// possibly the last, which is shorter, and `size` is their total. Batching starts only from a datagram of at
+    /// least `minimumBatchedSegment` bytes (bulk data), so handshake flights and ACKs still go out one by one. The
+    /// first datagram's size sets the segment size: a stream sender's are all the path's maximum, and a relay's or
+    /// a relay client's DATAGRAM frames all carry equal-size inner packets, so their datagrams batch too. Each
+    /// further datagram is written into exactly one segment's room, so none can be longer than the first, and one
+    /// that falls short by at most `segmentPaddingSlack` bytes (an ACK frame more in the first) is padded to it.
     public func pollTransmit(
         now: Instant, into buffer: UnsafeMutableRawBufferPointer, maxSegments: Int
     ) -> Transmit? {
@@ -371,7 +375,9 @@ public final class TransportEndpoint {
             if let size = connection.pollTransmit(now: now, into: buffer) {
                 var total = size
                 var segments = 1
-                if maxSegments > 1 && size == connection.maxDatagramSize && !connection.isProbeTransmit {
+                if maxSegments > 1 && size >= Self.minimumBatchedSegment && !connection.isProbeTransmit {
+                    connection.segmentPaddingThreshold = size - Self.segmentPaddingSlack
+                    defer { connection.segmentPaddingThreshold = nil }
                     while segments < maxSegments, total + size <= buffer.count {
                         let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[total..<(total + size)])
                         guard let next = connection.pollTransmit(now: now, into: slice), !connection.isProbeTransmit
@@ -398,6 +404,12 @@ public final class TransportEndpoint {
         sendQueueHead = 0
         return nil
     }
+
+    /// The smallest datagram that starts a GSO batch (`pollTransmit(now:into:maxSegments:)`).
+    static let minimumBatchedSegment = 1000
+    /// How much shorter than the batch's segment size a datagram may be and still be padded to it: enough for an
+    /// ACK frame and a longer packet number, so only near-equal datagrams pay for padding.
+    static let segmentPaddingSlack = 64
 
     private func afterTransmit(_ connection: TransportConnection, now: Instant) {
         let deadline = connection.nextTimeout()
