@@ -1,7 +1,7 @@
 import FerryTransport
 
 /// A synchronous hand-off of one connection's received DATAGRAM frames (RFC 9221) on the endpoint's event loop:
-/// the relay server's forwarding fast path (docs/relay.md, "Forwarding cost").
+/// the relay server's forwarding fast path (docs/relay.md §4.5).
 ///
 /// `Connection.receiveDatagram()` costs two hops between a task and the event loop per datagram, and a relay
 /// forwards every packet of every relayed connection. A switch installed on a connection sees each datagram in

@@ -2,7 +2,7 @@ import Ferry
 import FerryCrypto
 import FerryDaemon
 
-/// The relay's forwarding fast path for one QUIC client (docs/relay.md, "Forwarding cost").
+/// The relay's forwarding fast path for one QUIC client (docs/relay.md §4.5).
 ///
 /// A `sendPacket` DATAGRAM to a client that is linked over QUIC to this same relay becomes that client's
 /// `receivePacket` DATAGRAM inside the endpoint's driver: the message is rewritten in place (the two messages have
