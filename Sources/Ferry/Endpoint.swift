@@ -109,11 +109,20 @@ public final class Endpoint: Sendable {
         } catch {
             throw .tlsSetupFailed(error)
         }
+        // Keys from the identity, so stateless resets and address tokens survive a restart (RFC 9000 §10.3).
+        let derivedKeys: EndpointIdentity.DerivedKeys
+        do {
+            derivedKeys = try identity.derivedKeys()
+        } catch {
+            throw .tlsSetupFailed(HandshakeError(alert: HandshakeError.internalError, reason: "\(error)"))
+        }
         let endpointConfig = EndpointConfig(
             transport: configuration.transport,
             crypto: crypto,
             connectionIDLength: configuration.connectionIDLength,
-            acceptsIncoming: acceptsIncoming
+            acceptsIncoming: acceptsIncoming,
+            statelessResetKey: derivedKeys.statelessReset,
+            addressValidation: AddressValidationConfig(tokenKey: derivedKeys.addressToken)
         )
         let lifecycleRunner = LifecycleRunner(hooks: lifecycle, logger: configuration.logger)
         do {

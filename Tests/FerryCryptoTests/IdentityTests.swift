@@ -274,3 +274,20 @@ final class IdentityTests: XCTestCase {
         return result
     }
 }
+
+/// Keys derived from the identity (EndpointIdentity+DerivedKeys.swift): the same for the same seed, so they survive
+/// a restart; distinct from each other and between identities.
+final class DerivedKeysTests: XCTestCase {
+    func testDerivedKeysAreStablePerIdentityAndDistinct() throws {
+        let identity = EndpointIdentity.generate()
+        let again = try EndpointIdentity(secretKeySeed: identity.secretKeySeed)
+        let keys = try identity.derivedKeys()
+        XCTAssertEqual(keys.statelessReset, try again.derivedKeys().statelessReset)
+        XCTAssertEqual(keys.addressToken, try again.derivedKeys().addressToken)
+        XCTAssertEqual(keys.statelessReset.count, 32)
+        XCTAssertEqual(keys.addressToken.count, 32)
+        XCTAssertNotEqual(keys.statelessReset, keys.addressToken)
+        XCTAssertNotEqual(keys.statelessReset, identity.secretKeySeed)
+        XCTAssertNotEqual(keys.statelessReset, try EndpointIdentity.generate().derivedKeys().statelessReset)
+    }
+}
