@@ -1,8 +1,12 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 import Foundation
 import PackageDescription
 
 /// Ferry: a peer-to-peer QUIC endpoint library and daemon.
+///
+/// Linux only: the runtime uses Linux socket options and flags (UDP GSO/GRO, `SOCK_CLOEXEC`, `MSG_NOSIGNAL`,
+/// `SO_PEERCRED`) and systemd integration without guards, so no other platform is declared. Swift tools 6.2:
+/// `nonisolated(nonsending)` (SE-0461) needs it.
 ///
 /// Layering (see docs/architecture.md): C system libraries → FerryWire (codecs) / FerryCrypto (TLS, AEAD,
 /// identity) → FerryTransport (sans-IO QUIC) → Ferry (SwiftNIO runtime, async API) → executables.
@@ -67,6 +71,7 @@ var targets: [Target] = [
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ],
         swiftSettings: swiftSettings
     ),
@@ -81,6 +86,7 @@ var targets: [Target] = [
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ],
         swiftSettings: swiftSettings
     ),
@@ -176,7 +182,6 @@ targets += testTargets.filter { selectedTests?.contains($0.name) ?? true }
 
 let package = Package(
     name: "Ferry",
-    platforms: [.macOS(.v14)],
     products: [
         .library(name: "Ferry", targets: ["Ferry"]),
         .library(name: "FerryTransport", targets: ["FerryTransport"]),

@@ -13,8 +13,8 @@ extension Endpoint {
     /// accepted move too, but their peers may not follow a server's new address (servers do not migrate,
     /// RFC 9000 §9). Like quinn's `Endpoint::rebind`, this is how an application reacts to a network change.
     ///
-    /// `localAddress` keeps the address of the first socket; the new one is returned and available from
-    /// `currentLocalAddress()`. The new socket gets the first one's options: buffer sizes, batched reads, UDP GRO
+    /// The new socket's address is returned, and `localAddress` and `currentLocalAddress()` report it from then
+    /// on. The new socket gets the first one's options: buffer sizes, batched reads, UDP GRO
     /// where the kernel has it, and ECN reporting.
     ///
     /// - Parameters:
@@ -52,6 +52,7 @@ extension Endpoint {
             channel.close(promise: nil)
             throw .bindFailed(host: host, port: port, errno: 0)
         }
+        localAddressBox.withLock { $0 = moved }
         return moved
     }
 

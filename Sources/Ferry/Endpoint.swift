@@ -11,8 +11,10 @@ import NIOPosix
 public final class Endpoint: Sendable {
     /// This endpoint's id (its Ed25519 public key).
     public let id: EndpointID
-    /// The socket's local address (the real port when bound to port 0).
-    public let localAddress: HostPort
+    /// The socket's local address (the real port when bound to port 0); after `rebind`, the new socket's.
+    public var localAddress: HostPort { localAddressBox.withLock { $0 } }
+    /// Where `localAddress` is kept; `rebind` updates it.
+    let localAddressBox: HookLock<HostPort>
     /// The ALPN protocols this endpoint accepts now (`addALPN`, `removeALPN`); empty when it only dials, or when
     /// every protocol was removed (then each incoming handshake fails with no_application_protocol).
     public var alpns: [String] { acceptedALPNs.protocols.map { String(decoding: $0, as: UTF8.self) } }
@@ -49,7 +51,7 @@ public final class Endpoint: Sendable {
         self.pathMode = pathMode
         self.relayClient = relays.isEmpty || pathMode == .directOnly ? nil : RelayClient(relays: relays)
         self.id = id
-        self.localAddress = localAddress
+        self.localAddressBox = HookLock(localAddress)
         self.acceptedALPNs = acceptedALPNs
         self.acceptsIncoming = acceptsIncoming
         self.core = core
@@ -170,7 +172,7 @@ public final class Endpoint: Sendable {
             channel.close(promise: nil)
             throw .bindFailed(host: host, port: port, errno: 0)
         }
-        let core = EndpointCore(driver: driver, channel: channel)
+        let core = EndpointCore(driver: driver, eventLoop: channel.eventLoop)
         await driver.compute { driver in
             driver.core = core
             driver.hookState.chain = hooks

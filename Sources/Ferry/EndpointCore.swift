@@ -1,19 +1,18 @@
 import NIOCore
 
-/// What every public object of an endpoint shares: the loop-bound driver and the channel.
+/// What every public object of an endpoint shares: the loop-bound driver.
 ///
 /// `Endpoint`, `Connection` and the stream objects hold it, so the socket stays open while any of them is in
-/// use, and closes when the last one goes away. The driver never holds it, so there is no reference cycle.
+/// use, and closes when the last one goes away (its deinit tells the driver to close, whichever socket the driver
+/// uses by then). The driver never holds it, so there is no reference cycle.
 final class EndpointCore: Sendable {
     let driver: NIOLoopBound<EndpointDriver>
-    let channel: any Channel
     /// The driver's loop as a task executor (`Endpoint.taskExecutor`).
     let loopExecutor: LoopTaskExecutor
 
-    init(driver: NIOLoopBound<EndpointDriver>, channel: any Channel) {
+    init(driver: NIOLoopBound<EndpointDriver>, eventLoop: any EventLoop) {
         self.driver = driver
-        self.channel = channel
-        self.loopExecutor = LoopTaskExecutor(eventLoop: driver.eventLoop)
+        self.loopExecutor = LoopTaskExecutor(eventLoop: eventLoop)
     }
 
     deinit {

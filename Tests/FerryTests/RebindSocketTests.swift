@@ -14,6 +14,8 @@ final class RebindSocketTests: XCTestCase {
                 let oldAddress = await client.currentLocalAddress()
                 let newAddress = try await client.rebind(host: "127.0.0.1")
                 XCTAssertNotEqual(newAddress.port, oldAddress.port)
+                XCTAssertEqual(client.localAddress, newAddress, "localAddress follows the new socket")
+                XCTAssertEqual(client.address.directAddresses, [newAddress])
                 let rebound = await client.currentSocketReceiveOptions()
                 XCTAssertTrue(rebound.isECNEnabled, "ECN reporting on the new socket")
                 XCTAssertEqual(rebound.isGROEnabled, rebound.isGROExpected, "GRO on the new socket where supported")

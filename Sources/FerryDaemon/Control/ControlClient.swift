@@ -4,10 +4,13 @@ import Foundation
 public struct ControlClient: Sendable {
     /// The socket path.
     public let path: String
+    /// How long to wait for the answer before giving up with `.noAnswer` (a hung daemon must not hang the CLI).
+    public var timeout: Duration
 
     /// Creates a client for the socket at `path`.
-    public init(path: String) {
+    public init(path: String, timeout: Duration = .seconds(30)) {
         self.path = path
+        self.timeout = timeout
     }
 
     /// Sends one request and returns the raw answer line (JSON).
@@ -26,6 +29,11 @@ public struct ControlClient: Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard connected == 0 else { throw .cannotConnect(path: path, errno: errno) }
+        let (seconds, attoseconds) = timeout.components
+        var limit = timeval(tv_sec: Int(max(0, seconds)), tv_usec: Int(max(0, attoseconds) / 1_000_000_000_000))
+        if limit.tv_sec == 0 && limit.tv_usec == 0 { limit.tv_usec = 1 }
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         guard let encoded = try? JSONEncoder().encode(request) else { throw .malformedAnswer("cannot encode request") }
         let line = Array(encoded) + [UInt8(ascii: "\n")]
         var offset = 0

@@ -32,45 +32,45 @@ public final class DaemonMetrics: Sendable {
 
     /// A connection was established; `side` is `client` (tunnel) or `server` (service).
     public func connectionOpened(side: String) {
-        Counter(label: "ferry_connections_opened_total", dimensions: [("side", side)], factory: factory).increment()
-        Gauge(label: "ferry_connections_active", dimensions: [("side", side)], factory: factory)
+        counter("ferry_connections_opened_total", [("side", side)]).increment()
+        gauge("ferry_connections_active", [("side", side)])
             .record(Double(activeCount(side: side, delta: 1)))
     }
 
     /// A connection ended.
     public func connectionClosed(side: String) {
-        Gauge(label: "ferry_connections_active", dimensions: [("side", side)], factory: factory)
+        gauge("ferry_connections_active", [("side", side)])
             .record(Double(activeCount(side: side, delta: -1)))
     }
 
     /// How long a handshake took: `client`, from the dial to the connection being usable; `server`, from the
     /// first Initial reaching the incoming filter to the handshake completing.
     public func recordHandshake(duration: Duration, side: String) {
-        CoreMetrics.Timer(label: "ferry_handshake_duration_seconds", dimensions: [("side", side)], factory: factory)
+        timer("ferry_handshake_duration_seconds", [("side", side)])
             .record(duration: duration)
     }
 
     /// A hook decided (`accept`, `reject`) or failed (`error`).
     public func recordHookDecision(hook: String, outcome: String) {
-        Counter(label: "ferry_hook_decisions_total", dimensions: [("hook", hook), ("outcome", outcome)], factory: factory)
+        counter("ferry_hook_decisions_total", [("hook", hook), ("outcome", outcome)])
             .increment()
     }
 
     /// Bytes relayed between streams and TCP, by direction (`to_peer`, `from_peer`).
     public func recordBytes(_ count: Int, direction: String) {
         guard count > 0 else { return }
-        Counter(label: "ferry_relayed_bytes_total", dimensions: [("direction", direction)], factory: factory)
+        counter("ferry_relayed_bytes_total", [("direction", direction)])
             .increment(by: count)
     }
 
     /// A plugin process was (re)started after exiting.
     public func recordPluginRestart(hook: String) {
-        Counter(label: "ferry_plugin_restarts_total", dimensions: [("hook", hook)], factory: factory).increment()
+        counter("ferry_plugin_restarts_total", [("hook", hook)]).increment()
     }
 
     /// A configuration reload finished (`ok` or `error`).
     public func recordReload(result: String) {
-        Counter(label: "ferry_config_reloads_total", dimensions: [("result", result)], factory: factory).increment()
+        counter("ferry_config_reloads_total", [("result", result)]).increment()
     }
 
     /// Follows an accepted connection's path events until it closes: `ferry_connections_by_path{kind}` (direct or
@@ -90,19 +90,19 @@ public final class DaemonMetrics: Sendable {
                 switch event {
                 case .punchRoundEnded(let round):
                     let outcome = if case .direct = round.outcome { "direct" } else { "failed" }
-                    Counter(label: "ferry_punch_attempts_total", dimensions: [("outcome", outcome)], factory: factory)
+                    counter("ferry_punch_attempts_total", [("outcome", outcome)])
                         .increment()
                 case .selected(let info):
                     let newKind = Self.kindLabel(info)
                     guard newKind != kind else { continue }
                     if kind == "direct", newKind == "relayed", startedRelayed {
-                        Counter(label: "ferry_direct_path_fallbacks_total", factory: factory).increment()
+                        counter("ferry_direct_path_fallbacks_total", []).increment()
                     }
                     moveConnection(from: kind, to: newKind)
                     kind = newKind
                     if newKind == "direct", startedRelayed, !reachedDirect {
                         reachedDirect = true
-                        CoreMetrics.Timer(label: "ferry_time_to_direct_seconds", factory: factory)
+                        timer("ferry_time_to_direct_seconds", [])
                             .record(duration: .now - accepted)
                     }
                 case .opened, .closed, .lagged:
@@ -124,10 +124,58 @@ public final class DaemonMetrics: Sendable {
             return counts
         }
         if let new {
-            Counter(label: "ferry_path_selected_total", dimensions: [("kind", new)], factory: factory).increment()
+            counter("ferry_path_selected_total", [("kind", new)]).increment()
         }
         for (label, count) in counts {
-            Gauge(label: "ferry_connections_by_path", dimensions: [("kind", label)], factory: factory).record(Double(count))
+            gauge("ferry_connections_by_path", [("kind", label)]).record(Double(count))
+        }
+    }
+
+    // MARK: Instruments, each created once
+
+    /// The counters, gauges and timers made so far, by label and dimensions. Creating an instrument registers it
+    /// with the factory, so each is made on first use and then reused: `recordBytes` runs once per relayed chunk.
+    /// The dimensions come from the configuration (hook names) and fixed sets (sides, outcomes, kinds), so this
+    /// stays small.
+    private let instruments = Locked(Instruments())
+
+    private struct Instruments {
+        var counters: [String: CoreMetrics.Counter] = [:]
+        var gauges: [String: CoreMetrics.Gauge] = [:]
+        var timers: [String: CoreMetrics.Timer] = [:]
+    }
+
+    private static func key(_ label: String, _ dimensions: [(String, String)]) -> String {
+        ([label] + dimensions.map { "\($0.0)=\($0.1)" }).joined(separator: "\u{1}")
+    }
+
+    private func counter(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
+        let key = Self.key(label, dimensions)
+        return instruments.withLock { made in
+            if let existing = made.counters[key] { return existing }
+            let created = CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory)
+            made.counters[key] = created
+            return created
+        }
+    }
+
+    private func gauge(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Gauge {
+        let key = Self.key(label, dimensions)
+        return instruments.withLock { made in
+            if let existing = made.gauges[key] { return existing }
+            let created = CoreMetrics.Gauge(label: label, dimensions: dimensions, factory: factory)
+            made.gauges[key] = created
+            return created
+        }
+    }
+
+    private func timer(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Timer {
+        let key = Self.key(label, dimensions)
+        return instruments.withLock { made in
+            if let existing = made.timers[key] { return existing }
+            let created = CoreMetrics.Timer(label: label, dimensions: dimensions, factory: factory)
+            made.timers[key] = created
+            return created
         }
     }
 

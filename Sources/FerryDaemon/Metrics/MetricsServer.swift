@@ -1,31 +1,52 @@
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 
-/// A minimal HTTP/1.1 server for Prometheus scrapes: `GET /metrics` answers the text exposition format, anything
-/// else 404 or 405, and every response closes the connection.
+/// The HTTP/1.1 endpoint Prometheus scrapes: `GET /metrics` (or `/`) answers the text exposition format, other
+/// paths 404, other methods 405, and every response closes the connection.
 ///
-/// A full HTTP stack is not needed for one idempotent GET from a scraper; keeping the parser to the request line
-/// keeps the attack surface small (header bytes are capped at 8 KiB).
+/// Parsing is swift-nio's HTTP/1 codec (NIOHTTP1), not a hand-written one. The socket is reachable by anyone who can
+/// reach the port, so each connection is bounded: it is closed `connectionTimeout` after it was accepted, whatever
+/// it sent (a silent client, or one that trickles a byte at a time, cannot hold a task for longer), request bodies
+/// are discarded as they arrive, and at most `maximumConnections` are served at once: the next ones are closed at
+/// accept, so a burst of idle clients cannot starve a scraper for longer than the timeout.
 package final class MetricsServer: Sendable {
-    private let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
-    private let render: @Sendable () -> String
+    typealias Client = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
 
-    private init(server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, render: @escaping @Sendable () -> String) {
+    /// How long a connection may last, from accept to close: time to send a request and read the reply.
+    package static let connectionTimeout: TimeAmount = .seconds(10)
+    /// Connections served at once.
+    package static let maximumConnections = 32
+
+    private let server: NIOAsyncChannel<Client, Never>
+    private let render: @Sendable () -> String
+    private let limit: Int
+    private let active = Locked(0)
+
+    private init(server: NIOAsyncChannel<Client, Never>, limit: Int, render: @escaping @Sendable () -> String) {
         self.server = server
+        self.limit = limit
         self.render = render
     }
 
     /// Binds the listener.
-    package static func bind(host: String, port: Int, group: any EventLoopGroup, render: @escaping @Sendable () -> String) async throws -> MetricsServer {
+    package static func bind(
+        host: String, port: Int, group: any EventLoopGroup,
+        connectionTimeout: TimeAmount = MetricsServer.connectionTimeout,
+        maximumConnections: Int = MetricsServer.maximumConnections,
+        render: @escaping @Sendable () -> String
+    ) async throws -> MetricsServer {
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    channel.eventLoop.scheduleTask(in: connectionTimeout) { channel.close(promise: nil) }
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    return try Client(wrappingChannelSynchronously: channel)
                 }
             }
-        return MetricsServer(server: server, render: render)
+        return MetricsServer(server: server, limit: maximumConnections, render: render)
     }
 
     /// The bound port.
@@ -36,7 +57,20 @@ package final class MetricsServer: Sendable {
         try? await server.executeThenClose { inbound in
             try await withThrowingDiscardingTaskGroup { group in
                 for try await client in inbound {
-                    group.addTask { await self.serve(client) }
+                    let admitted = active.withLock { count -> Bool in
+                        guard count < limit else { return false }
+                        count += 1
+                        return true
+                    }
+                    guard admitted else {
+                        // Closed at once; through executeThenClose so the channel's writer is finished properly.
+                        group.addTask { try? await client.executeThenClose { _, _ in } }
+                        continue
+                    }
+                    group.addTask {
+                        await self.serve(client)
+                        self.active.withLock { $0 -= 1 }
+                    }
                 }
             }
         }
@@ -47,42 +81,34 @@ package final class MetricsServer: Sendable {
         server.channel.close(promise: nil)
     }
 
-    private func serve(_ client: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+    private func serve(_ client: Client) async {
         try? await client.executeThenClose { inbound, outbound in
-            var request: [UInt8] = []
-            for try await buffer in inbound {
-                request.append(contentsOf: buffer.readableBytesView)
-                if Self.headerEnd(request) != nil || request.count > 8192 { break }
+            var head: HTTPRequestHead?
+            for try await part in inbound {
+                switch part {
+                case .head(let received): head = received
+                case .body: continue
+                case .end: break
+                }
+                if case .end = part { break }
             }
-            try await outbound.write(ByteBuffer(string: response(for: request)))
+            guard let head else { return }
+            let reply = response(method: head.method, uri: head.uri)
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: reply.contentType)
+            headers.add(name: "Content-Length", value: "\(reply.body.utf8.count)")
+            headers.add(name: "Connection", value: "close")
+            try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers)))
+            if head.method != .HEAD { try await outbound.write(.body(.byteBuffer(ByteBuffer(string: reply.body)))) }
+            try await outbound.write(.end(nil))
         }
     }
 
-    func response(for request: [UInt8]) -> String {
-        let firstLine = request.split(separator: UInt8(ascii: "\r"), maxSplits: 1).first.map { String(decoding: $0, as: UTF8.self) } ?? ""
-        let parts = firstLine.split(separator: " ")
-        guard parts.count == 3, parts[2].hasPrefix("HTTP/1.") else {
-            return Self.reply(status: "400 Bad Request", body: "bad request\n")
-        }
-        guard parts[0] == "GET" || parts[0] == "HEAD" else {
-            return Self.reply(status: "405 Method Not Allowed", body: "only GET\n")
-        }
-        let path = parts[1].split(separator: "?", maxSplits: 1).first.map(String.init) ?? ""
-        guard path == "/metrics" || path == "/" else { return Self.reply(status: "404 Not Found", body: "not found\n") }
-        let body = render()
-        return Self.reply(status: "200 OK", body: parts[0] == "HEAD" ? "" : body, contentLength: body.utf8.count,
-                          contentType: "text/plain; version=0.0.4; charset=utf-8")
-    }
-
-    static func reply(status: String, body: String, contentLength: Int? = nil, contentType: String = "text/plain; charset=utf-8") -> String {
-        "HTTP/1.1 \(status)\r\nContent-Type: \(contentType)\r\nContent-Length: \(contentLength ?? body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
-    }
-
-    static func headerEnd(_ bytes: [UInt8]) -> Int? {
-        guard bytes.count >= 4 else { return nil }
-        for index in 0...(bytes.count - 4) where bytes[index] == 13 && bytes[index + 1] == 10 && bytes[index + 2] == 13 && bytes[index + 3] == 10 {
-            return index
-        }
-        return nil
+    /// The answer to one request.
+    func response(method: HTTPMethod, uri: String) -> (status: HTTPResponseStatus, body: String, contentType: String) {
+        guard method == .GET || method == .HEAD else { return (.methodNotAllowed, "only GET\n", "text/plain; charset=utf-8") }
+        let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        guard path == "/metrics" || path == "/" else { return (.notFound, "not found\n", "text/plain; charset=utf-8") }
+        return (.ok, render(), "text/plain; version=0.0.4; charset=utf-8")
     }
 }

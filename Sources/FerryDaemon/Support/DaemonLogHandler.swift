@@ -74,25 +74,49 @@ public struct DaemonLogHandler: LogHandler {
     static func render(_ fields: [(String, String)], format: LogFormat) -> String {
         switch format {
         case .logfmt:
-            return fields.map { key, value in "\(key)=\(logfmtQuote(value))" }.joined(separator: " ")
+            return fields.map { key, value in "\(logfmtKey(key))=\(logfmtQuote(value))" }.joined(separator: " ")
         case .json:
             return "{" + fields.map { key, value in "\(jsonQuote(key)):\(jsonQuote(value))" }.joined(separator: ",") + "}"
         }
     }
 
+    /// Whether logfmt must quote (or, in a key, replace) this character: space, `=`, quotes, backslashes and
+    /// control characters would otherwise split a field or forge another one.
+    private static func isLogfmtSpecial(_ scalar: Unicode.Scalar) -> Bool {
+        scalar == " " || scalar == "=" || scalar == "\"" || scalar == "\\" || scalar.value < 0x20 || scalar.value == 0x7f
+    }
+
+    /// A key as logfmt writes it: keys are never quoted, so each special character becomes `_` (metadata keys
+    /// come from code and plugins; a key must not be able to end its field early or add a line).
+    static func logfmtKey(_ key: String) -> String {
+        guard !key.isEmpty else { return "_" }
+        guard key.unicodeScalars.contains(where: isLogfmtSpecial) else { return key }
+        var sanitized = String.UnicodeScalarView()
+        for scalar in key.unicodeScalars { sanitized.append(isLogfmtSpecial(scalar) ? "_" : scalar) }
+        return String(sanitized)
+    }
+
+    /// A value as logfmt writes it: bare when it has no special character, else quoted with `\"`, `\\`, `\n`,
+    /// `\r`, `\t` and `\u{..}` for other control characters, so every record stays on one line.
     static func logfmtQuote(_ value: String) -> String {
-        let needsQuotes = value.isEmpty || value.contains { $0 == " " || $0 == "=" || $0 == "\"" || $0.isNewline }
-        guard needsQuotes else { return value }
-        var escaped = ""
-        for character in value {
-            switch character {
+        guard value.isEmpty || value.unicodeScalars.contains(where: isLogfmtSpecial) else { return value }
+        var escaped = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
             case "\"": escaped += "\\\""
             case "\\": escaped += "\\\\"
             case "\n": escaped += "\\n"
-            default: escaped.append(character)
+            case "\r": escaped += "\\r"
+            case "\t": escaped += "\\t"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7f {
+                    escaped += "\\u{\(String(scalar.value, radix: 16))}"
+                } else {
+                    escaped.unicodeScalars.append(scalar)
+                }
             }
         }
-        return "\"" + escaped + "\""
+        return escaped + "\""
     }
 
     static func jsonQuote(_ value: String) -> String {

@@ -24,6 +24,8 @@ public struct Transmit: Sendable, Equatable {
     /// Reserved for GSO batches: the size of each segment when `size` spans several datagrams; nil = one datagram.
     public var segmentSize: Int?
     /// The local address to send from (a client's migrated path, RFC 9000 §9.2); nil means the endpoint's socket.
+    /// `Ferry`'s runtime has one socket and ignores it (it migrates by rebinding that socket); an embedder of the
+    /// sans-IO core with several local addresses, and the simulators that test `migrate(to:from:now:)`, send from it.
     public var source: NetworkAddress?
 
     public init(
