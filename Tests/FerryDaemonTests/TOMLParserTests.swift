@@ -227,6 +227,18 @@ final class TOMLParserTests: XCTestCase {
         XCTAssertEqual(texture["smooth"]?.kind, .boolean(true))
     }
 
+    /// A table only implied by `[a.b.c]` was never defined, so dotted keys in a later `[a]` section may define it
+    /// (as tomllib and toml-test read TOML v1.0.0 §Table); once they have, no header may define it again.
+    func testDottedKeysMayDefineAnImplicitTable() throws {
+        let root = try TOMLParser.parse("[a.b.c]\nx = 1\n[a]\nb.d = 2\nb.e = 3")
+        guard case .table(let a)? = root["a"]?.kind, case .table(let b)? = a["b"]?.kind else { return XCTFail("no a.b") }
+        XCTAssertEqual(b.entries.map(\.key), ["c", "d", "e"])
+        XCTAssertEqual(b.line, 4)
+        XCTAssertThrowsError(try TOMLParser.parse("[a.b.c]\n[a]\nb.d = 2\n[a.b]")) { error in
+            XCTAssertEqual(error as? TOMLSyntaxError, TOMLSyntaxError(line: 4, problem: .duplicateTable("a.b", firstLine: 3)))
+        }
+    }
+
     func testNestedArraysOfTables() throws {
         let root = try TOMLParser.parse(
             """
