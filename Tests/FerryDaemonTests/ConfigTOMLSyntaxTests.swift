@@ -62,6 +62,6 @@ final class ConfigTOMLSyntaxTests: XCTestCase {
         )
         assertConfigError("[logging]\nlevel = \"info\"\n[control]\nlogging.level = \"debug\"", "ferryd.toml:4: key 'logging': unknown key")
         assertConfigError("logging.level = \"info\"\n[logging]", "ferryd.toml:2: table [logging] is already defined on line 1")
-        assertConfigError("[endpoint]\nshutdown_timeout = 1979-05-27", "ferryd.toml:2: dates and times are not supported in ferryd configuration")
+        assertConfigError("[endpoint]\nshutdown_timeout = 1979-05-27", "ferryd.toml:2: dates and times are not supported in Ferry configuration")
     }
 }

@@ -183,7 +183,7 @@ final class TOMLParserErrorTests: XCTestCase {
         XCTAssertEqual(TOMLSyntaxProblem.controlCharacter(0x01).description, "control character U+0001 must be escaped")
         XCTAssertEqual(
             TOMLSyntaxProblem.unsupported("dates and times are").description,
-            "dates and times are not supported in ferryd configuration"
+            "dates and times are not supported in Ferry configuration"
         )
     }
 }

@@ -78,7 +78,7 @@ public enum TOMLSyntaxProblem: Sendable, Equatable, CustomStringConvertible {
         case .trailingCharacters(let text): "unexpected '\(text)' after the value"
         case .integerOverflow(let text): "integer '\(text)' does not fit in 64 bits"
         case .nestingTooDeep(let limit): "nesting deeper than \(limit) levels"
-        case .unsupported(let what): "\(what) not supported in ferryd configuration"
+        case .unsupported(let what): "\(what) not supported in Ferry configuration"
         }
     }
 }
