@@ -158,6 +158,8 @@ final class TOMLParserErrorTests: XCTestCase {
             ("a = 1\rb = 2", 1, .controlCharacter(0x0D)),
             ("a = \"x\ry\"", 1, .controlCharacter(0x0D)),
             ("a = \"\"\"a\"\"\"\"\"\"", 1, .trailingCharacters("\"")),
+            ("a = 1\n\u{00}", 2, .controlCharacter(0x00)),
+            ("\u{FEFF}a = 1", 1, .byteOrderMark),
         ])
     }
 

@@ -50,6 +50,8 @@ public struct TOMLParser {
 
     /// Reads headers and key/value lines; key/value pairs go to the table of the most recent header.
     private mutating func parseDocument() throws(TOMLSyntaxError) -> TOMLTable {
+        // tomllib refuses a leading U+FEFF too; naming it beats "expected a key" about an invisible character.
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { throw TOMLSyntaxError(line: 1, problem: .byteOrderMark) }
         let root = TOMLTableNode(origin: .root, line: 0, depth: 0)
         var section = root
         var sectionPath: [String] = []
@@ -133,7 +135,7 @@ public struct TOMLParser {
         guard let byte = peek() else { throw TOMLSyntaxError(line: line, problem: .expectedKey(found: "end of file")) }
         if byte == UInt8(ascii: "\"") { return try parseBasicString() }
         if byte == UInt8(ascii: "'") { return try parseLiteralString() }
-        if byte == UInt8(ascii: "\r") { throw TOMLSyntaxError(line: line, problem: .controlCharacter(byte)) }
+        if Self.isControlCharacter(byte) { throw TOMLSyntaxError(line: line, problem: .controlCharacter(byte)) }
         let start = index
         while let byte = peek(), Self.isBareKeyByte(byte) { index += 1 }
         guard index > start else {

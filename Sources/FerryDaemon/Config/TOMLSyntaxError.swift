@@ -17,6 +17,8 @@ public enum TOMLSyntaxProblem: Sendable, Equatable, CustomStringConvertible {
     /// A control character (U+0000…U+001F other than tab, or U+007F) in a string, key or comment, or a carriage
     /// return not followed by a line feed. TOML v1.0.0 §String and §Comment require them to be escaped.
     case controlCharacter(UInt8)
+    /// The file starts with a UTF-8 byte order mark, which TOML v1.0.0 does not provide for (and `tomllib` refuses).
+    case byteOrderMark
     /// An array is missing its `]` or a comma between elements.
     case unterminatedArray
     /// An inline table is missing its `}` or a comma between key/value pairs.
@@ -61,6 +63,7 @@ public enum TOMLSyntaxProblem: Sendable, Equatable, CustomStringConvertible {
         case .controlCharacter(0x0D): "carriage return without a line feed"
         case .controlCharacter(let byte):
             "control character U+\(String(byte, radix: 16, uppercase: true).leftPadded(to: 4)) must be escaped"
+        case .byteOrderMark: "the file starts with a byte order mark (U+FEFF); save it as UTF-8 without one"
         case .unterminatedArray: "unterminated array (missing ']' or ',')"
         case .unterminatedInlineTable: "unterminated inline table (missing '}' or ',')"
         case .newlineInInlineTable: "an inline table must be written on one line"
