@@ -195,7 +195,7 @@ final class ConfigTests: XCTestCase {
 
     func testSyntaxErrorNamesFileAndLine() {
         assertConfigError("[endpoint]\nlisten = [\"0.0.0.0:1\"\nkey_file = \"x\"", "ferryd.toml:3: unterminated array (missing ']' or ',')")
-        assertConfigError("a = 1\na = 2", "ferryd.toml:2: key 'a' is defined twice")
+        assertConfigError("a = 1\na = 2", "ferryd.toml:2: key 'a' is already defined on line 1")
     }
 
     func testCheckConfigReport() {

@@ -1,18 +1,26 @@
-/// A small TOML parser that records the line of every key and value.
+/// A TOML v1.0.0 parser that records the line of every key and value.
 ///
-/// It accepts the subset of TOML v1.0.0 a daemon configuration needs: `[table]` and `[[array-of-tables]]`
-/// headers (dotted names), bare and quoted keys, basic strings with escapes, literal strings, integers
-/// (decimal with `_`, hex, octal, binary), floats, booleans, multi-line arrays with trailing commas and
-/// comments. Inline tables, dates and multi-line strings are refused with a clear error. Ferry parses TOML
-/// itself so every semantic error can name the line of the offending key (docs/config.md explains the choice).
+/// It accepts all of TOML v1.0.0 except dates and times, which the configuration never needs and which are refused
+/// with a clear "not supported" error rather than misread: `[table]` and `[[array-of-tables]]` headers, bare,
+/// quoted and dotted keys, inline tables, all four kinds of string, integers in every base, floats (with `inf` and
+/// `nan`), booleans and arrays. Every rule about defining a key or table twice is enforced
+/// (`TOMLTableNode`), and every error names its line. Ferry parses TOML itself so every semantic error can name
+/// the line of the offending key (docs/config.md explains the choice); `TOMLDifferentialTests` checks it against
+/// Python's `tomllib` on generated documents.
 public struct TOMLParser {
-    private var bytes: [UInt8]
-    private var index = 0
-    private var line = 1
+    /// How deeply tables, arrays and inline tables may nest: far beyond any configuration, low enough that the
+    /// recursive parts cannot exhaust a thread's stack.
+    static let maximumDepth = 100
+
+    var bytes: [UInt8]
+    var index = 0
+    var line = 1
+    /// The next section or inline-table number, for `TOMLTableNode.insert(_:at:line:scope:tablePath:)`.
+    private var nextScope = 0
 
     /// Parses `text` into its root table.
     public static func parse(_ text: String) throws(TOMLSyntaxError) -> TOMLTable {
-        var parser = TOMLParser(bytes: Array(text.utf8))
+        var parser = TOMLParser(bytes: Self.normalizingLineEndings(Array(text.utf8)))
         return try parser.parseDocument()
     }
 
@@ -20,189 +28,114 @@ public struct TOMLParser {
         self.bytes = bytes
     }
 
+    /// CRLF becomes LF, as TOML v1.0.0 §Spec allows ("normalize newline"); a CR left over is then an error
+    /// wherever it appears.
+    private static func normalizingLineEndings(_ bytes: [UInt8]) -> [UInt8] {
+        guard bytes.contains(UInt8(ascii: "\r")) else { return bytes }
+        var result: [UInt8] = []
+        result.reserveCapacity(bytes.count)
+        for (offset, byte) in bytes.enumerated() {
+            if byte == UInt8(ascii: "\r"), offset + 1 < bytes.count, bytes[offset + 1] == UInt8(ascii: "\n") { continue }
+            result.append(byte)
+        }
+        return result
+    }
+
+    private mutating func makeScope() -> Int {
+        nextScope += 1
+        return nextScope
+    }
+
     // MARK: Document structure
 
-    /// Where subsequent `key = value` lines go: a path of keys from the root, and for array-of-tables
-    /// elements the path ends at the last element.
+    /// Reads headers and key/value lines; key/value pairs go to the table of the most recent header.
     private mutating func parseDocument() throws(TOMLSyntaxError) -> TOMLTable {
-        var root = TOMLTable(line: 0)
-        var currentPath: [String] = []
-        var definedTables: Set<[String]> = []
+        // tomllib refuses a leading U+FEFF too; naming it beats "expected a key" about an invisible character.
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { throw TOMLSyntaxError(line: 1, problem: .byteOrderMark) }
+        let root = TOMLTableNode(origin: .root, line: 0, depth: 0)
+        var section = root
+        var sectionPath: [String] = []
+        var scope = makeScope()
         while true {
-            skipWhitespaceAndNewlines()
+            try skipWhitespaceCommentsAndNewlines()
             guard let byte = peek() else { break }
-            if byte == UInt8(ascii: "#") {
-                skipComment()
-                continue
-            }
             if byte == UInt8(ascii: "[") {
                 let headerLine = line
                 let (path, isArray) = try parseTableHeader()
                 try endOfLine()
-                if isArray {
-                    try Self.appendArrayTable(&root, path: path[...], line: headerLine)
-                } else {
-                    guard !definedTables.contains(path) else {
-                        throw TOMLSyntaxError(line: headerLine, problem: .duplicateTable(path.joined(separator: ".")))
-                    }
-                    definedTables.insert(path)
-                    try Self.defineTable(&root, path: path[...], line: headerLine)
-                }
-                currentPath = path
+                section = try isArray
+                    ? root.appendArrayElement(path, line: headerLine)
+                    : root.defineTable(path, line: headerLine)
+                sectionPath = path
+                scope = makeScope()
                 continue
             }
-            let keyLine = line
-            let key = try parseKey()
-            skipSpaces()
-            if peek() == UInt8(ascii: ".") {
-                throw TOMLSyntaxError(line: keyLine, problem: .unsupported("dotted keys are"))
-            }
-            guard peek() == UInt8(ascii: "=") else {
-                throw TOMLSyntaxError(line: keyLine, problem: .expectedEquals(key: key))
-            }
-            index += 1
-            skipSpaces()
-            let value = try parseValue()
+            try parseKeyValue(into: section, tablePath: sectionPath, scope: scope)
             try endOfLine()
-            try Self.insert(&root, path: currentPath[...], key: key, value: value, line: keyLine)
         }
-        return root
+        return root.makeTable()
     }
 
-    /// `[a.b]` or `[[a.b]]`; returns the dotted path and whether it is an array of tables.
+    /// `[a.b]` or `[[a.b]]`; returns the dotted path and whether it is an array of tables (TOML v1.0.0 §Table).
     private mutating func parseTableHeader() throws(TOMLSyntaxError) -> ([String], Bool) {
         let headerLine = line
         let start = index
+        let invalid = TOMLSyntaxError(line: headerLine, problem: .invalidTableHeader(text(from: start)))
         index += 1
         let isArray = peek() == UInt8(ascii: "[")
         if isArray { index += 1 }
-        var path: [String] = []
-        while true {
-            skipSpaces()
-            guard let byte = peek(), byte != UInt8(ascii: "\n") else {
-                throw TOMLSyntaxError(line: headerLine, problem: .invalidTableHeader(text(from: start)))
-            }
-            if byte == UInt8(ascii: "]") { break }
-            path.append(try parseKey())
-            skipSpaces()
-            if peek() == UInt8(ascii: ".") {
-                index += 1
-                continue
-            }
-            guard peek() == UInt8(ascii: "]") else {
-                throw TOMLSyntaxError(line: headerLine, problem: .invalidTableHeader(text(from: start)))
-            }
+        skipSpaces()
+        guard let byte = peek(), byte != UInt8(ascii: "]") else { throw invalid }
+        let path: [String]
+        do throws(TOMLSyntaxError) {
+            path = try parseDottedKey()
+        } catch {
+            guard case .expectedKey = error.problem else { throw error }
+            throw invalid
         }
+        guard peek() == UInt8(ascii: "]") else { throw invalid }
         index += 1
         if isArray {
-            guard peek() == UInt8(ascii: "]") else {
-                throw TOMLSyntaxError(line: headerLine, problem: .invalidTableHeader(text(from: start)))
-            }
+            guard peek() == UInt8(ascii: "]") else { throw invalid }
             index += 1
-        }
-        guard !path.isEmpty else {
-            throw TOMLSyntaxError(line: headerLine, problem: .invalidTableHeader(text(from: start)))
         }
         return (path, isArray)
     }
 
-    private static func defineTable(_ table: inout TOMLTable, path: ArraySlice<String>, line: Int) throws(TOMLSyntaxError) {
-        guard let first = path.first else { return }
-        let rest = path.dropFirst()
-        var child: TOMLTable
-        switch table[first]?.kind {
-        case nil:
-            child = TOMLTable(line: line)
-        case .table(let existing):
-            child = existing
-        case .array(var elements) where rest.isEmpty == false:
-            // `[a.b]` after `[[a]]` extends the last element of the array.
-            guard case .table(var last)? = elements.last?.kind else {
-                throw TOMLSyntaxError(line: line, problem: .duplicateTable(path.joined(separator: ".")))
-            }
-            try defineTable(&last, path: rest, line: line)
-            elements[elements.count - 1].kind = .table(last)
-            table.set(first, TOMLValue(.array(elements), line: table[first]?.line ?? line), line: line)
-            return
-        default:
-            throw TOMLSyntaxError(line: line, problem: .duplicateTable(path.joined(separator: ".")))
+    /// `key = value`, where the key may be dotted (TOML v1.0.0 §Keys).
+    private mutating func parseKeyValue(into table: TOMLTableNode, tablePath: [String], scope: Int) throws(TOMLSyntaxError) {
+        let keyLine = line
+        let key = try parseDottedKey()
+        guard peek() == UInt8(ascii: "=") else {
+            throw TOMLSyntaxError(line: keyLine, problem: .expectedEquals(key: TOMLKeyPath.display(key)))
         }
-        try defineTable(&child, path: rest, line: line)
-        let keyLine = table.entry(first)?.line ?? line
-        table.set(first, TOMLValue(.table(child), line: child.line), line: keyLine)
+        index += 1
+        skipSpaces()
+        let value = try parseValue(depth: table.depth + key.count)
+        try table.insert(value, at: key, line: keyLine, scope: scope, tablePath: tablePath)
     }
 
-    private static func appendArrayTable(_ table: inout TOMLTable, path: ArraySlice<String>, line: Int) throws(TOMLSyntaxError) {
-        guard let first = path.first else { return }
-        let rest = path.dropFirst()
-        if rest.isEmpty {
-            var elements: [TOMLValue]
-            switch table[first]?.kind {
-            case nil: elements = []
-            case .array(let existing) where existing.allSatisfy({ if case .table = $0.kind { true } else { false } }):
-                elements = existing
-            default:
-                throw TOMLSyntaxError(line: line, problem: .duplicateTable(first))
-            }
-            elements.append(TOMLValue(.table(TOMLTable(line: line)), line: line))
-            let keyLine = table.entry(first)?.line ?? line
-            table.set(first, TOMLValue(.array(elements), line: keyLine), line: keyLine)
-            return
+    // MARK: Keys
+
+    /// One or more keys joined by dots, with optional spaces around the dots; stops after trailing spaces.
+    private mutating func parseDottedKey() throws(TOMLSyntaxError) -> [String] {
+        var parts = [try parseKey()]
+        skipSpaces()
+        while peek() == UInt8(ascii: ".") {
+            index += 1
+            skipSpaces()
+            parts.append(try parseKey())
+            skipSpaces()
         }
-        switch table[first]?.kind {
-        case nil:
-            var child = TOMLTable(line: line)
-            try appendArrayTable(&child, path: rest, line: line)
-            table.set(first, TOMLValue(.table(child), line: line), line: line)
-        case .table(var child):
-            try appendArrayTable(&child, path: rest, line: line)
-            table.set(first, TOMLValue(.table(child), line: child.line), line: table.entry(first)?.line ?? line)
-        case .array(var elements):
-            guard case .table(var last)? = elements.last?.kind else {
-                throw TOMLSyntaxError(line: line, problem: .duplicateTable(path.joined(separator: ".")))
-            }
-            try appendArrayTable(&last, path: rest, line: line)
-            elements[elements.count - 1].kind = .table(last)
-            table.set(first, TOMLValue(.array(elements), line: table[first]?.line ?? line), line: table.entry(first)?.line ?? line)
-        default:
-            throw TOMLSyntaxError(line: line, problem: .duplicateTable(path.joined(separator: ".")))
-        }
+        return parts
     }
 
-    private static func insert(
-        _ table: inout TOMLTable,
-        path: ArraySlice<String>,
-        key: String,
-        value: TOMLValue,
-        line: Int
-    ) throws(TOMLSyntaxError) {
-        guard let first = path.first else {
-            guard !table.contains(key) else { throw TOMLSyntaxError(line: line, problem: .duplicateKey(key)) }
-            table.set(key, value, line: line)
-            return
-        }
-        let rest = path.dropFirst()
-        guard let entry = table.entry(first) else { return }
-        switch entry.value.kind {
-        case .table(var child):
-            try insert(&child, path: rest, key: key, value: value, line: line)
-            table.set(first, TOMLValue(.table(child), line: entry.value.line), line: entry.line)
-        case .array(var elements):
-            guard case .table(var last)? = elements.last?.kind else { return }
-            try insert(&last, path: rest, key: key, value: value, line: line)
-            elements[elements.count - 1].kind = .table(last)
-            table.set(first, TOMLValue(.array(elements), line: entry.value.line), line: entry.line)
-        default:
-            return
-        }
-    }
-
-    // MARK: Keys and values
-
+    /// A bare key (`A-Za-z0-9_-`), or a basic or literal string used as a key.
     private mutating func parseKey() throws(TOMLSyntaxError) -> String {
         guard let byte = peek() else { throw TOMLSyntaxError(line: line, problem: .expectedKey(found: "end of file")) }
         if byte == UInt8(ascii: "\"") { return try parseBasicString() }
         if byte == UInt8(ascii: "'") { return try parseLiteralString() }
+        if Self.isControlCharacter(byte) { throw TOMLSyntaxError(line: line, problem: .controlCharacter(byte)) }
         let start = index
         while let byte = peek(), Self.isBareKeyByte(byte) { index += 1 }
         guard index > start else {
@@ -211,44 +144,46 @@ public struct TOMLParser {
         return String(decoding: bytes[start..<index], as: UTF8.self)
     }
 
-    private mutating func parseValue() throws(TOMLSyntaxError) -> TOMLValue {
+    // MARK: Values
+
+    /// Any value; `depth` is how deeply it is nested, for `maximumDepth`.
+    mutating func parseValue(depth: Int) throws(TOMLSyntaxError) -> TOMLValue {
         let valueLine = line
         guard let byte = peek(), byte != UInt8(ascii: "\n"), byte != UInt8(ascii: "#") else {
             throw TOMLSyntaxError(line: valueLine, problem: .invalidValue(""))
         }
         switch byte {
         case UInt8(ascii: "\""):
-            if startsWith("\"\"\"") {
-                throw TOMLSyntaxError(line: valueLine, problem: .unsupported("multi-line strings are"))
-            }
-            return TOMLValue(.string(try parseBasicString()), line: valueLine)
+            let text = try startsWith("\"\"\"") ? parseMultilineBasicString() : parseBasicString()
+            return TOMLValue(.string(text), line: valueLine)
         case UInt8(ascii: "'"):
-            if startsWith("'''") {
-                throw TOMLSyntaxError(line: valueLine, problem: .unsupported("multi-line strings are"))
-            }
-            return TOMLValue(.string(try parseLiteralString()), line: valueLine)
+            let text = try startsWith("'''") ? parseMultilineLiteralString() : parseLiteralString()
+            return TOMLValue(.string(text), line: valueLine)
         case UInt8(ascii: "["):
-            return try parseArray()
+            return try parseArray(depth: depth)
         case UInt8(ascii: "{"):
-            throw TOMLSyntaxError(line: valueLine, problem: .unsupported("inline tables are"))
+            return try parseInlineTable(depth: depth)
         default:
             return try parseScalar()
         }
     }
 
-    private mutating func parseArray() throws(TOMLSyntaxError) -> TOMLValue {
+    /// `[ v, v, ]`: values separated by commas, with newlines, comments and a trailing comma allowed
+    /// (TOML v1.0.0 §Array).
+    private mutating func parseArray(depth: Int) throws(TOMLSyntaxError) -> TOMLValue {
         let arrayLine = line
+        try TOMLTableNode.checkDepth(depth + 1, line: arrayLine)
         index += 1
         var elements: [TOMLValue] = []
         while true {
-            skipWhitespaceCommentsAndNewlines()
+            try skipWhitespaceCommentsAndNewlines()
             guard let byte = peek() else { throw TOMLSyntaxError(line: arrayLine, problem: .unterminatedArray) }
             if byte == UInt8(ascii: "]") {
                 index += 1
                 return TOMLValue(.array(elements), line: arrayLine)
             }
-            elements.append(try parseValue())
-            skipWhitespaceCommentsAndNewlines()
+            elements.append(try parseValue(depth: depth + 1))
+            try skipWhitespaceCommentsAndNewlines()
             guard let next = peek() else { throw TOMLSyntaxError(line: arrayLine, problem: .unterminatedArray) }
             if next == UInt8(ascii: ",") {
                 index += 1
@@ -258,194 +193,111 @@ public struct TOMLParser {
         }
     }
 
-    private mutating func parseScalar() throws(TOMLSyntaxError) -> TOMLValue {
-        let valueLine = line
-        let start = index
-        while let byte = peek(), !Self.isValueTerminator(byte) { index += 1 }
-        let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        if text == "true" { return TOMLValue(.boolean(true), line: valueLine) }
-        if text == "false" { return TOMLValue(.boolean(false), line: valueLine) }
-        if let integer = try Self.parseInteger(text, line: valueLine) {
-            return TOMLValue(.integer(integer), line: valueLine)
-        }
-        if let float = Self.parseFloat(text) { return TOMLValue(.float(float), line: valueLine) }
-        if text.count >= 10, text.first?.isNumber == true, text.contains("-") || text.contains(":") {
-            throw TOMLSyntaxError(line: valueLine, problem: .unsupported("dates and times are"))
-        }
-        throw TOMLSyntaxError(line: valueLine, problem: .invalidValue(text))
-    }
-
-    private static func parseInteger(_ text: String, line: Int) throws(TOMLSyntaxError) -> Int64? {
-        var body = Substring(text)
-        var negative = false
-        if body.first == "+" || body.first == "-" {
-            negative = body.first == "-"
-            body = body.dropFirst()
-        }
-        var radix = 10
-        if body.hasPrefix("0x") || body.hasPrefix("0o") || body.hasPrefix("0b") {
-            guard text.first != "+", text.first != "-" else { return nil }
-            radix = body.hasPrefix("0x") ? 16 : body.hasPrefix("0o") ? 8 : 2
-            body = body.dropFirst(2)
-        }
-        guard !body.isEmpty, body.first != "_", body.last != "_", !body.contains("__") else { return nil }
-        let digits = body.filter { $0 != "_" }
-        guard !digits.isEmpty, digits.allSatisfy({ $0.isHexDigit }) else { return nil }
-        if radix == 10 {
-            guard digits.allSatisfy(\.isNumber) else { return nil }
-            if digits.count > 1, digits.first == "0" { return nil }
-        }
-        guard let magnitude = UInt64(digits, radix: radix) else {
-            if digits.allSatisfy({ Int(String($0), radix: radix) != nil }) {
-                throw TOMLSyntaxError(line: line, problem: .integerOverflow(text))
-            }
-            return nil
-        }
-        if negative {
-            guard magnitude <= UInt64(Int64.max) + 1 else {
-                throw TOMLSyntaxError(line: line, problem: .integerOverflow(text))
-            }
-            return magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)
-        }
-        guard magnitude <= UInt64(Int64.max) else { throw TOMLSyntaxError(line: line, problem: .integerOverflow(text)) }
-        return Int64(magnitude)
-    }
-
-    private static func parseFloat(_ text: String) -> Double? {
-        let allowed = Set("0123456789+-._eE")
-        guard !text.isEmpty, text.allSatisfy({ allowed.contains($0) }), text.contains(where: \.isNumber) else {
-            switch text {
-            case "inf", "+inf": return .infinity
-            case "-inf": return -.infinity
-            case "nan", "+nan", "-nan": return .nan
-            default: return nil
-            }
-        }
-        guard !text.hasPrefix("."), !text.hasSuffix("."), !text.contains("._"), !text.contains("_.") else { return nil }
-        return Double(text.filter { $0 != "_" })
-    }
-
-    private mutating func parseBasicString() throws(TOMLSyntaxError) -> String {
-        let stringLine = line
+    /// `{ k = v, a.b = v }` on one line, with no trailing comma (TOML v1.0.0 §Inline Table). Its keys follow the
+    /// same duplicate rules as a section's; the finished table is a value nothing can add to.
+    private mutating func parseInlineTable(depth: Int) throws(TOMLSyntaxError) -> TOMLValue {
+        let tableLine = line
+        try TOMLTableNode.checkDepth(depth, line: tableLine)
         index += 1
-        var result: [UInt8] = []
+        let node = TOMLTableNode(origin: .inline, line: tableLine, depth: depth)
+        let scope = makeScope()
+        skipSpaces()
+        if peek() == UInt8(ascii: "}") {
+            index += 1
+            return TOMLValue(.table(node.makeTable()), line: tableLine)
+        }
         while true {
-            guard let byte = peek(), byte != UInt8(ascii: "\n") else {
-                throw TOMLSyntaxError(line: stringLine, problem: .unterminatedString)
+            skipSpaces()
+            switch peek() {
+            case nil: throw TOMLSyntaxError(line: tableLine, problem: .unterminatedInlineTable)
+            case UInt8(ascii: "\n"): throw TOMLSyntaxError(line: line, problem: .newlineInInlineTable)
+            case UInt8(ascii: "}"): throw TOMLSyntaxError(line: line, problem: .trailingCommaInInlineTable)
+            default: break
             }
-            index += 1
-            if byte == UInt8(ascii: "\"") { break }
-            guard byte == UInt8(ascii: "\\") else {
-                result.append(byte)
-                continue
-            }
-            guard let escape = peek() else { throw TOMLSyntaxError(line: stringLine, problem: .unterminatedString) }
-            index += 1
-            switch escape {
-            case UInt8(ascii: "b"): result.append(0x08)
-            case UInt8(ascii: "t"): result.append(0x09)
-            case UInt8(ascii: "n"): result.append(0x0a)
-            case UInt8(ascii: "f"): result.append(0x0c)
-            case UInt8(ascii: "r"): result.append(0x0d)
-            case UInt8(ascii: "\""): result.append(UInt8(ascii: "\""))
-            case UInt8(ascii: "\\"): result.append(UInt8(ascii: "\\"))
-            case UInt8(ascii: "u"), UInt8(ascii: "U"):
-                let count = escape == UInt8(ascii: "u") ? 4 : 8
-                guard index + count <= bytes.count else {
-                    throw TOMLSyntaxError(line: stringLine, problem: .invalidEscape("\\" + text(from: index - 1)))
-                }
-                let hex = String(decoding: bytes[index..<(index + count)], as: UTF8.self)
-                guard hex.allSatisfy(\.isHexDigit), let scalarValue = UInt32(hex, radix: 16),
-                    let scalar = Unicode.Scalar(scalarValue)
-                else {
-                    throw TOMLSyntaxError(line: stringLine, problem: .invalidEscape("\\\(Character(Unicode.Scalar(escape)))\(hex)"))
-                }
-                index += count
-                result.append(contentsOf: Array(String(Character(scalar)).utf8))
+            try parseKeyValue(into: node, tablePath: [], scope: scope)
+            skipSpaces()
+            switch peek() {
+            case UInt8(ascii: ","):
+                index += 1
+            case UInt8(ascii: "}"):
+                index += 1
+                return TOMLValue(.table(node.makeTable()), line: tableLine)
+            case UInt8(ascii: "\n"), UInt8(ascii: "#"):
+                throw TOMLSyntaxError(line: line, problem: .newlineInInlineTable)
+            case nil:
+                throw TOMLSyntaxError(line: tableLine, problem: .unterminatedInlineTable)
             default:
-                throw TOMLSyntaxError(line: stringLine, problem: .invalidEscape("\\\(Character(Unicode.Scalar(escape)))"))
+                throw TOMLSyntaxError(line: line, problem: .unterminatedInlineTable)
             }
         }
-        return String(decoding: result, as: UTF8.self)
-    }
-
-    private mutating func parseLiteralString() throws(TOMLSyntaxError) -> String {
-        let stringLine = line
-        index += 1
-        let start = index
-        while let byte = peek(), byte != UInt8(ascii: "'") {
-            guard byte != UInt8(ascii: "\n") else { throw TOMLSyntaxError(line: stringLine, problem: .unterminatedString) }
-            index += 1
-        }
-        guard peek() != nil else { throw TOMLSyntaxError(line: stringLine, problem: .unterminatedString) }
-        let value = String(decoding: bytes[start..<index], as: UTF8.self)
-        index += 1
-        return value
     }
 
     // MARK: Lexing helpers
 
-    private func peek() -> UInt8? {
+    func peek() -> UInt8? {
         index < bytes.count ? bytes[index] : nil
     }
 
-    private func startsWith(_ prefix: String) -> Bool {
-        let utf8 = Array(prefix.utf8)
-        return index + utf8.count <= bytes.count && Array(bytes[index..<(index + utf8.count)]) == utf8
-    }
-
-    private mutating func skipSpaces() {
-        while let byte = peek(), byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") { index += 1 }
-    }
-
-    private mutating func skipComment() {
-        while let byte = peek(), byte != UInt8(ascii: "\n") { index += 1 }
-    }
-
-    private mutating func skipWhitespaceAndNewlines() {
-        while let byte = peek() {
-            switch byte {
-            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"): index += 1
-            case UInt8(ascii: "\n"):
-                index += 1
-                line += 1
-            default: return
-            }
+    func startsWith(_ prefix: StaticString) -> Bool {
+        let count = prefix.utf8CodeUnitCount
+        guard index + count <= bytes.count else { return false }
+        return prefix.withUTF8Buffer { buffer in
+            buffer.indices.allSatisfy { bytes[index + $0] == buffer[$0] }
         }
     }
 
-    private mutating func skipWhitespaceCommentsAndNewlines() {
-        while true {
-            skipWhitespaceAndNewlines()
-            guard peek() == UInt8(ascii: "#") else { return }
-            skipComment()
+    /// Spaces and tabs: TOML v1.0.0's whitespace.
+    mutating func skipSpaces() {
+        while let byte = peek(), byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") { index += 1 }
+    }
+
+    /// From `#` to the end of the line; control characters other than tab are refused (TOML v1.0.0 §Comment).
+    private mutating func skipComment() throws(TOMLSyntaxError) {
+        while let byte = peek(), byte != UInt8(ascii: "\n") {
+            if Self.isControlCharacter(byte) { throw TOMLSyntaxError(line: line, problem: .controlCharacter(byte)) }
+            index += 1
+        }
+    }
+
+    /// Whitespace, newlines and comments, between lines and between array elements.
+    private mutating func skipWhitespaceCommentsAndNewlines() throws(TOMLSyntaxError) {
+        while let byte = peek() {
+            switch byte {
+            case UInt8(ascii: " "), UInt8(ascii: "\t"):
+                index += 1
+            case UInt8(ascii: "\n"):
+                index += 1
+                line += 1
+            case UInt8(ascii: "#"):
+                try skipComment()
+            case UInt8(ascii: "\r"):
+                throw TOMLSyntaxError(line: line, problem: .controlCharacter(byte))
+            default:
+                return
+            }
         }
     }
 
     /// After a value or header: optional spaces and a comment, then a newline or the end of the file.
     private mutating func endOfLine() throws(TOMLSyntaxError) {
         skipSpaces()
-        if peek() == UInt8(ascii: "#") { skipComment() }
-        if peek() == UInt8(ascii: "\r") { index += 1 }
-        guard let byte = peek() else { return }
-        guard byte == UInt8(ascii: "\n") else {
-            throw TOMLSyntaxError(line: line, problem: .trailingCharacters(restOfLine()))
-        }
+        if peek() == UInt8(ascii: "#") { try skipComment() }
+        guard let byte = peek(), byte != UInt8(ascii: "\n") else { return }
+        if byte == UInt8(ascii: "\r") { throw TOMLSyntaxError(line: line, problem: .controlCharacter(byte)) }
+        throw TOMLSyntaxError(line: line, problem: .trailingCharacters(restOfLine()))
     }
 
-    private func restOfLine() -> String {
-        var end = index
-        while end < bytes.count, bytes[end] != UInt8(ascii: "\n") { end += 1 }
-        return String(decoding: bytes[index..<end], as: UTF8.self).trimmingSpaces()
+    func restOfLine() -> String {
+        text(from: index)
     }
 
-    private func text(from start: Int) -> String {
+    func text(from start: Int) -> String {
         var end = start
         while end < bytes.count, bytes[end] != UInt8(ascii: "\n") { end += 1 }
         return String(decoding: bytes[start..<end], as: UTF8.self).trimmingSpaces()
     }
 
-    private static func isBareKeyByte(_ byte: UInt8) -> Bool {
+    static func isBareKeyByte(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
@@ -455,14 +307,9 @@ public struct TOMLParser {
         }
     }
 
-    private static func isValueTerminator(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"), UInt8(ascii: "\n"), UInt8(ascii: ","),
-            UInt8(ascii: "]"), UInt8(ascii: "#"):
-            true
-        default:
-            false
-        }
+    /// U+0000…U+001F except tab, and U+007F: not allowed unescaped in strings or comments (TOML v1.0.0 §String).
+    static func isControlCharacter(_ byte: UInt8) -> Bool {
+        (byte < 0x20 && byte != UInt8(ascii: "\t")) || byte == 0x7F
     }
 }
 

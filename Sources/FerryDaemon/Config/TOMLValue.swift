@@ -1,7 +1,7 @@
 /// A TOML value together with the line it was written on, so configuration errors can point at it.
 ///
-/// Only the subset a daemon configuration needs is represented (TOML v1.0.0 minus dates, times and inline
-/// tables); see `TOMLParser` and docs/config.md for why Ferry parses TOML itself.
+/// Every TOML v1.0.0 type except dates and times is represented (the configuration has no use for them, and
+/// `TOMLParser` refuses them with a clear message); see docs/config.md for why Ferry parses TOML itself.
 public struct TOMLValue: Sendable, Equatable {
     /// The value's kind and payload.
     public var kind: Kind
@@ -16,17 +16,19 @@ public struct TOMLValue: Sendable, Equatable {
 
     /// The kinds of value the parser produces.
     public enum Kind: Sendable, Equatable {
-        /// A basic (`"…"`) or literal (`'…'`) string, escapes already resolved.
+        /// A basic (`"…"`, `"""…"""`) or literal (`'…'`, `'''…'''`) string, escapes already resolved.
         case string(String)
         /// A 64-bit signed integer (decimal, or `0x`/`0o`/`0b` prefixed).
         case integer(Int64)
-        /// A decimal floating-point number.
+        /// A binary64 floating-point number, including `inf` and `nan` (TOML v1.0.0 §Float).
         case float(Double)
         /// `true` or `false`.
         case boolean(Bool)
-        /// An array of values (mixed kinds are allowed by TOML 1.0).
+        /// An array of values (mixed kinds are allowed by TOML 1.0), or the elements of a `[[header]]` array of
+        /// tables.
         case array([TOMLValue])
-        /// A table: a `[header]` section, or one element of a `[[header]]` array of tables.
+        /// A table: a `[header]` section, a table made by dotted keys, an inline table `{ … }`, or one element of
+        /// a `[[header]]` array of tables.
         case table(TOMLTable)
     }
 
@@ -51,13 +53,14 @@ public struct TOMLTable: Sendable, Equatable {
         public var key: String
         /// The value.
         public var value: TOMLValue
-        /// The line the key was written on (for a sub-table, the line of its header).
+        /// The line the key was written on (for a sub-table, the line of the header or dotted key that defined
+        /// it).
         public var line: Int
     }
 
     /// The entries, in source order.
     public private(set) var entries: [Entry] = []
-    /// The line of the table's header (0 for the root table).
+    /// The line of the header, dotted key or `{` that defined the table (0 for the root table).
     public var line: Int
 
     /// Creates an empty table whose header is on `line`.
@@ -80,73 +83,8 @@ public struct TOMLTable: Sendable, Equatable {
         entries.contains { $0.key == key }
     }
 
-    /// Adds or replaces an entry (the parser rejects duplicates before calling this).
-    mutating func set(_ key: String, _ value: TOMLValue, line: Int) {
-        if let index = entries.firstIndex(where: { $0.key == key }) {
-            entries[index] = Entry(key: key, value: value, line: line)
-        } else {
-            entries.append(Entry(key: key, value: value, line: line))
-        }
+    /// Appends an entry; `TOMLTableNode` has already refused duplicate keys (compared byte for byte).
+    mutating func append(_ key: String, _ value: TOMLValue, line: Int) {
+        entries.append(Entry(key: key, value: value, line: line))
     }
-}
-
-/// Why a document is not valid TOML (in the subset Ferry accepts).
-public enum TOMLSyntaxProblem: Sendable, Equatable, CustomStringConvertible {
-    /// Something other than a key, a table header, a comment or a blank line starts a line.
-    case expectedKey(found: String)
-    /// A key is not followed by `=`.
-    case expectedEquals(key: String)
-    /// No value follows `=`, or the text is no value the parser knows.
-    case invalidValue(String)
-    /// A string runs to the end of its line (or file) without a closing quote.
-    case unterminatedString
-    /// An escape sequence other than `\b \t \n \f \r \" \\ \uXXXX \UXXXXXXXX`.
-    case invalidEscape(String)
-    /// An array is missing its `]` or a comma between elements.
-    case unterminatedArray
-    /// A table header is malformed (`[a`, `[]`, `[[a]`).
-    case invalidTableHeader(String)
-    /// The same key is defined twice in one table.
-    case duplicateKey(String)
-    /// The same `[table]` header appears twice, or a header names something that is not a table.
-    case duplicateTable(String)
-    /// Text follows a value on the same line.
-    case trailingCharacters(String)
-    /// An integer does not fit in 64 bits.
-    case integerOverflow(String)
-    /// A construct TOML has but this parser does not (inline tables, dates, multi-line strings, dotted keys).
-    case unsupported(String)
-
-    public var description: String {
-        switch self {
-        case .expectedKey(let found): "expected a key or [table], found '\(found)'"
-        case .expectedEquals(let key): "expected '=' after key '\(key)'"
-        case .invalidValue(let text): "invalid value '\(text)'"
-        case .unterminatedString: "unterminated string"
-        case .invalidEscape(let text): "invalid escape '\(text)'"
-        case .unterminatedArray: "unterminated array (missing ']' or ',')"
-        case .invalidTableHeader(let text): "invalid table header '\(text)'"
-        case .duplicateKey(let key): "key '\(key)' is defined twice"
-        case .duplicateTable(let name): "table [\(name)] is defined twice"
-        case .trailingCharacters(let text): "unexpected '\(text)' after the value"
-        case .integerOverflow(let text): "integer '\(text)' does not fit in 64 bits"
-        case .unsupported(let what): "\(what) not supported in ferryd configuration"
-        }
-    }
-}
-
-/// A TOML syntax error at a line.
-public struct TOMLSyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The 1-based line of the error.
-    public var line: Int
-    /// What is wrong.
-    public var problem: TOMLSyntaxProblem
-
-    /// Creates a syntax error.
-    public init(line: Int, problem: TOMLSyntaxProblem) {
-        self.line = line
-        self.problem = problem
-    }
-
-    public var description: String { "line \(line): \(problem)" }
 }
