@@ -350,7 +350,8 @@ package struct FileReadError: Error {
     package var errno: Int32
 }
 
-/// Reads a whole UTF-8 file.
+/// Reads a whole UTF-8 file; a file that is not valid UTF-8 is refused with EILSEQ rather than read with
+/// replacement characters, so a damaged config is reported instead of half-understood.
 package func readText(_ path: String) throws(FileReadError) -> String {
     guard let handle = fopen(path, "r") else { throw FileReadError(errno: Foundation.errno) }
     defer { fclose(handle) }
@@ -364,5 +365,6 @@ package func readText(_ path: String) throws(FileReadError) -> String {
             break
         }
     }
-    return String(decoding: bytes, as: UTF8.self)
+    guard let text = String(validating: bytes, as: UTF8.self) else { throw FileReadError(errno: EILSEQ) }
+    return text
 }
