@@ -3,7 +3,9 @@
 // `StreamError` would clash with Ferry's.
 @_exported import FerryCrypto
 @_exported import struct FerryTransport.TransportConfig
-@_exported import enum FerryTransport.CongestionControlAlgorithm
+@_exported import struct FerryTransport.CongestionControlAlgorithm
+@_exported import protocol FerryTransport.CongestionControllerFactory
+@_exported import protocol FerryTransport.CongestionController
 @_exported import struct FerryTransport.ConnectionStats
 @_exported import enum FerryTransport.ConnectionCloseReason
 @_exported import enum FerryTransport.CloseInitiator

@@ -500,10 +500,7 @@ extension TransportConnection {
     }
 
     private func makeCongestionController() -> any CongestionController {
-        switch config.congestionControl {
-        case .cubic: Cubic(maxDatagramSize: maxDatagramSize)
-        case .newReno: NewReno(maxDatagramSize: maxDatagramSize)
-        }
+        config.congestionControl.makeCongestionController(maxDatagramSize: maxDatagramSize)
     }
 
     private func countReceived(_ size: Int, on index: Int) {

@@ -234,10 +234,7 @@ public final class TransportConnection {
             sendBufferLimit: transport.streamSendBufferLimit,
             maxConnectionWindow: transport.maxConnectionWindow,
             maxStreamWindow: transport.maxStreamWindow))
-        let controller: any CongestionController = switch transport.congestionControl {
-        case .cubic: Cubic(maxDatagramSize: 1200)
-        case .newReno: NewReno(maxDatagramSize: 1200)
-        }
+        let controller = transport.congestionControl.makeCongestionController(maxDatagramSize: 1200)
         self.recovery = LossDetection(side: side, congestionController: controller)
         self.pacer = Pacer(maxDatagramSize: 1200)
         self.recovery.ecn = ECNValidator(isEnabled: transport.isECNEnabled)

@@ -45,8 +45,9 @@ public struct TransportConfig: Sendable {
     public var keepAliveInterval: Duration? = nil
     /// Bytes a stream buffers before `write` accepts nothing more.
     public var streamSendBufferLimit: Int = 1 << 20
-    /// Which congestion controller new connections use (RFC 9002 §7, RFC 9438).
-    public var congestionControl: CongestionControlAlgorithm = .cubic
+    /// Makes each path's congestion controller (RFC 9002 §7, RFC 9438): `.cubic` (default), `.newReno`, or an
+    /// application's own `CongestionControllerFactory`.
+    public var congestionControl: any CongestionControllerFactory = CongestionControlAlgorithm.cubic
     /// How many received datagrams are buffered for the application before new ones are dropped (RFC 9221 §5).
     public var datagramReceiveQueueLimit: Int = 256
     /// How many outgoing datagrams may wait to be sent before `sendDatagram` reports `.queueFull`.
@@ -70,14 +71,14 @@ public struct TransportConfig: Sendable {
     public init() {}
 }
 
-/// The congestion controller a connection uses.
-///
-/// A plain enum keeps `TransportConfig` `Sendable` and lets the connection build a fresh controller per path.
-public enum CongestionControlAlgorithm: Sendable, Hashable {
-    /// NewReno as specified in RFC 9002 §7.
-    case newReno
-    /// CUBIC (RFC 9438).
-    case cubic
+/// The built-in congestion controllers, `.cubic` and `.newReno`; each is a `CongestionControllerFactory`.
+public struct CongestionControlAlgorithm: Sendable, Hashable {
+    enum Kind: Sendable, Hashable {
+        case cubic
+        case newReno
+    }
+
+    let kind: Kind
 }
 
 /// This endpoint's part in QUIC Address Discovery (draft-ietf-quic-address-discovery-00 §3).
