@@ -120,7 +120,7 @@ final class IdentityTests: XCTestCase {
         let identity = try EndpointIdentity.load(fromFile: file)
         XCTAssertEqual(identity.id.hex, try opensslPublicKeyHex(keyFile: file))
         // Our encoding of the same key is byte-identical to OpenSSL's.
-        XCTAssertEqual(identity.pemEncoded(), try String(contentsOfFile: file, encoding: .utf8))
+        XCTAssertEqual(try identity.pemEncoded(), try String(contentsOfFile: file, encoding: .utf8))
     }
 
     /// Our PEM is readable by `openssl pkey`, which re-emits it unchanged and derives the same public key.
@@ -129,9 +129,9 @@ final class IdentityTests: XCTestCase {
         let file = path("ferry.key")
         try identity.save(toFile: file)
         let reencoded = try openssl(["pkey", "-in", file])
-        XCTAssertEqual(String(decoding: reencoded, as: UTF8.self), identity.pemEncoded())
+        XCTAssertEqual(String(decoding: reencoded, as: UTF8.self), try identity.pemEncoded())
         XCTAssertEqual(try opensslPublicKeyHex(keyFile: file), identity.id.hex)
-        XCTAssertTrue(identity.pemEncoded().hasPrefix("-----BEGIN PRIVATE KEY-----\n"))
+        XCTAssertTrue(try identity.pemEncoded().hasPrefix("-----BEGIN PRIVATE KEY-----\n"))
     }
 
     func testPEMRoundTripInMemory() throws {

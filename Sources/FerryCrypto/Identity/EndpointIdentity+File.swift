@@ -57,7 +57,14 @@ extension EndpointIdentity {
             if code == EEXIST { throw .fileExists(path: path) }
             throw .writeFailed(path: path, errno: code)
         }
-        var bytes = Array(pemEncoded().utf8)
+        var bytes: [UInt8]
+        do {
+            bytes = Array(try pemEncoded().utf8)
+        } catch {
+            close(descriptor)
+            unlink(path)
+            throw error
+        }
         defer { Self.wipe(&bytes) }
         var written = 0
         var failure: Int32 = 0

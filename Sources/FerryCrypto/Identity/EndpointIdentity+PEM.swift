@@ -2,13 +2,6 @@ import COpenSSL
 import CSodium
 
 extension EndpointIdentity {
-    /// The DER prefix of an Ed25519 PKCS#8 `PrivateKeyInfo` (RFC 8410 §7, RFC 5958): SEQUENCE, version 0,
-    /// AlgorithmIdentifier { id-Ed25519 (1.3.101.112) }, OCTET STRING { OCTET STRING (32 bytes) }.
-    /// The 32-byte seed follows it. This is exactly what `openssl genpkey -algorithm ed25519` writes.
-    static let pkcs8Prefix: [UInt8] = [
-        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
-    ]
-
     /// Reads a PKCS#8 PEM private key ("BEGIN PRIVATE KEY"), as written by `ferry keygen` or
     /// `openssl genpkey -algorithm ed25519`.
     ///
@@ -49,20 +42,29 @@ extension EndpointIdentity {
         sodium_memzero(&seed, seed.count)
     }
 
-    /// The seed as PKCS#8 PEM ("BEGIN PRIVATE KEY", RFC 7468 §10), byte-identical to what
-    /// `openssl genpkey -algorithm ed25519` writes for the same key.
-    public func pemEncoded() -> String {
-        let der = Self.pkcs8Prefix + secretKeySeed
-        let base64 = Base64.encode(der)
-        var lines = ["-----BEGIN PRIVATE KEY-----"]
-        var start = base64.startIndex
-        while start < base64.endIndex {
-            let end = base64.index(start, offsetBy: 64, limitedBy: base64.endIndex) ?? base64.endIndex
-            lines.append(String(base64[start..<end]))
-            start = end
+    /// The seed as PKCS#8 PEM ("BEGIN PRIVATE KEY", RFC 7468 §10), written by OpenSSL's
+    /// `PEM_write_bio_PrivateKey`, so byte-identical to what `openssl genpkey -algorithm ed25519` writes for the
+    /// same key. Throws only when OpenSSL cannot allocate.
+    public func pemEncoded() throws(IdentityError) -> String {
+        let key = try makeOpenSSLPrivateKey()
+        defer { EVP_PKEY_free(key) }
+        guard let bio = BIO_new(BIO_s_mem()) else {
+            ERR_clear_error()
+            throw .cryptoFailure(operation: "BIO_new")
         }
-        lines.append("-----END PRIVATE KEY-----")
-        return lines.joined(separator: "\n") + "\n"
+        defer { BIO_free(bio) }
+        guard PEM_write_bio_PrivateKey(bio, key, nil, nil, 0, nil, nil) == 1 else {
+            ERR_clear_error()
+            throw .cryptoFailure(operation: "PEM_write_bio_PrivateKey")
+        }
+        var pem = [UInt8](repeating: 0, count: Int(BIO_ctrl_pending(bio)))
+        let read = pem.withUnsafeMutableBytes { BIO_read(bio, $0.baseAddress, Int32($0.count)) }
+        guard read == pem.count else {
+            sodium_memzero(&pem, pem.count)
+            throw .cryptoFailure(operation: "BIO_read")
+        }
+        defer { sodium_memzero(&pem, pem.count) }
+        return String(decoding: pem, as: UTF8.self)
     }
 
     /// A new OpenSSL `EVP_PKEY` holding this private key; the caller owns it and must `EVP_PKEY_free` it.
@@ -77,29 +79,5 @@ extension EndpointIdentity {
             throw .cryptoFailure(operation: "EVP_PKEY_new_raw_private_key")
         }
         return key
-    }
-}
-
-/// Standard base64 (RFC 4648 §4) with padding, for PEM bodies.
-enum Base64 {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    static func encode(_ bytes: [UInt8]) -> String {
-        var out = [UInt8]()
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index < bytes.count {
-            let remaining = bytes.count - index
-            let b0 = UInt32(bytes[index])
-            let b1 = remaining > 1 ? UInt32(bytes[index + 1]) : 0
-            let b2 = remaining > 2 ? UInt32(bytes[index + 2]) : 0
-            let triple = b0 << 16 | b1 << 8 | b2
-            out.append(alphabet[Int(triple >> 18 & 0x3f)])
-            out.append(alphabet[Int(triple >> 12 & 0x3f)])
-            out.append(remaining > 1 ? alphabet[Int(triple >> 6 & 0x3f)] : UInt8(ascii: "="))
-            out.append(remaining > 2 ? alphabet[Int(triple & 0x3f)] : UInt8(ascii: "="))
-            index += 3
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }
