@@ -5,20 +5,20 @@ extension Daemon {
     /// Answers one control request with one JSON line.
     func handleControl(_ request: ControlRequest) async -> String {
         switch request.command {
-        case "status":
+        case .status:
             return Self.encode(await statusWithRelays())
-        case "connections":
+        case .connections:
             return Self.encode(await connections())
-        case "remotes":
+        case .remotes:
             return Self.encode(await remotes())
-        case "reload":
+        case .reload:
             let result = await reload()
             guard result.ok else { return Self.encodeError(result.error ?? "reload failed") }
             return Self.encode(result)
-        case "check-config":
+        case .checkConfig:
             let report = DaemonCommandLine.checkConfigReport(path: request.path ?? config.file)
             return Self.encode(ControlCheck(ok: report.status == 0, message: report.message))
-        default:
+        case .clients, .other:
             return Self.encodeError("unknown command '\(request.command)' (status, connections, remotes, reload, check-config)")
         }
     }

@@ -29,9 +29,9 @@ extension RelayServer {
     /// Answers one control request (docs/relay.md §8.2): `status`, `connections` (the clients), `check-config`.
     func handleControl(_ request: ControlRequest) -> String {
         switch request.command {
-        case "status":
+        case .status:
             return Self.encode(status())
-        case "connections", "clients":
+        case .connections, .clients:
             let now = ContinuousClock.now
             let clients = forwarder.clientSnapshot().map { id, counters in
                 RelayControlClient(
@@ -40,7 +40,7 @@ extension RelayServer {
                     packetsOut: counters.packetsOut)
             }
             return Self.encode(clients)
-        case "check-config":
+        case .checkConfig:
             let path = request.path ?? config.file
             do {
                 let checked = try RelayConfig.load(path: path)

@@ -5,15 +5,57 @@ import Foundation
 /// A request names a command; the answer is `{"ok":true,"result":{…}}` or `{"ok":false,"error":"…"}`. Several
 /// requests may be sent on one connection; answers come in order.
 public struct ControlRequest: Codable, Sendable, Equatable {
-    /// `status`, `connections`, `remotes`, `reload` or `check-config`.
-    public var command: String
+    /// What to do; a string literal names it (`ControlRequest(command: "status")`).
+    public var command: ControlCommand
     /// For `check-config`: the file to check (default: the running configuration's file).
     public var path: String?
 
     /// Creates a request.
-    public init(command: String, path: String? = nil) {
+    public init(command: ControlCommand, path: String? = nil) {
         self.command = command
         self.path = path
+    }
+}
+
+/// A control-socket command (docs/daemon.md, docs/relay.md §8.2).
+public enum ControlCommand: WireEnum {
+    /// ferryd and ferry-relay: what the daemon is and runs.
+    case status
+    /// ferryd: live connections; ferry-relay: its clients (also `clients`).
+    case connections
+    /// ferry-relay: its clients.
+    case clients
+    /// ferryd: per-remote summaries.
+    case remotes
+    /// ferryd: reload the configuration.
+    case reload
+    /// Check a configuration file.
+    case checkConfig
+    /// Anything else: answered with "unknown command".
+    case other(String)
+
+    public init(wireValue: String) {
+        switch wireValue {
+        case "status": self = .status
+        case "connections": self = .connections
+        case "clients": self = .clients
+        case "remotes": self = .remotes
+        case "reload": self = .reload
+        case "check-config": self = .checkConfig
+        default: self = .other(wireValue)
+        }
+    }
+
+    public var wireValue: String {
+        switch self {
+        case .status: "status"
+        case .connections: "connections"
+        case .clients: "clients"
+        case .remotes: "remotes"
+        case .reload: "reload"
+        case .checkConfig: "check-config"
+        case .other(let value): value
+        }
     }
 }
 

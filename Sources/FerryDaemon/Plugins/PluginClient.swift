@@ -179,7 +179,7 @@ public final class PluginClient: Sendable {
         }
         thread.name = "ferryd-plugin-\(name)"
         thread.start()
-        let hello = PluginRequest(type: "hello", version: PluginProtocol.version, hook: name)
+        let hello = PluginRequest(type: .hello, version: PluginProtocol.version, hook: name)
         if let data = try? JSONEncoder().encode(hello) {
             try? stdinPipe.fileHandleForWriting.write(contentsOf: data + Data("\n".utf8))
         }
@@ -191,7 +191,7 @@ public final class PluginClient: Sendable {
             logger.warning("plugin wrote a line that is not JSON", metadata: ["hook": "\(name)", "line": "\(String(decoding: line, as: UTF8.self))"])
             return
         }
-        if response.type == "hello" {
+        if response.type == .hello {
             guard response.version == PluginProtocol.version else {
                 logger.error("plugin speaks another protocol version", metadata: ["hook": "\(name)", "version": "\(response.version ?? -1)"])
                 let process = state.withLock { $0.running?.process }
@@ -214,9 +214,9 @@ public final class PluginClient: Sendable {
             return
         }
         switch response.decision {
-        case "accept": finish(id, with: .accept)
-        case "reject": finish(id, with: .reject(reason: response.reason ?? "rejected by plugin", code: response.code.flatMap { $0 < 1 << 62 ? $0 : nil }))
-        default: finish(id, with: .malformed("decision '\(response.decision ?? "")'"))
+        case .accept: finish(id, with: .accept)
+        case .reject: finish(id, with: .reject(reason: response.reason ?? "rejected by plugin", code: response.code.flatMap { $0 < 1 << 62 ? $0 : nil }))
+        case .other, nil: finish(id, with: .malformed("decision '\(response.decision?.wireValue ?? "")'"))
         }
     }
 

@@ -23,8 +23,8 @@ public struct PluginHook: DaemonPolicyHook {
 
     public func checkIncoming(_ info: IncomingInfo) async -> PolicyVerdict {
         let request = PluginRequest(
-            type: "check",
-            stage: "incoming",
+            type: .check,
+            stage: .incoming,
             remoteAddress: info.remoteAddress.host,
             remotePort: info.remoteAddress.port
         )
@@ -57,8 +57,8 @@ public struct PluginHook: DaemonPolicyHook {
 
     private func request(for subject: PolicySubject) -> PluginRequest {
         PluginRequest(
-            type: "check",
-            stage: "after_handshake",
+            type: .check,
+            stage: .afterHandshake,
             remoteAddress: subject.remoteAddress.host,
             remotePort: subject.remoteAddress.port,
             remoteID: subject.remoteID.hex,

@@ -12,7 +12,7 @@ enum PluginProtocol {
 /// ferryd → plugin.
 struct PluginRequest: Codable, Sendable, Equatable {
     /// `hello` or `check`.
-    var type: String
+    var type: PluginMessageType
     /// The protocol version (`hello` only).
     var version: Int?
     /// The hook's name (`hello` only).
@@ -20,7 +20,7 @@ struct PluginRequest: Codable, Sendable, Equatable {
     /// Matches the answer to the request (`check` only).
     var id: UInt64?
     /// `incoming` (before the handshake) or `after_handshake`.
-    var stage: String?
+    var stage: PluginStage?
     /// The peer's IP address and port.
     var remoteAddress: String?
     var remotePort: UInt16?
@@ -43,17 +43,89 @@ struct PluginRequest: Codable, Sendable, Equatable {
 /// plugin → ferryd.
 struct PluginResponse: Codable, Sendable, Equatable {
     /// `hello` for the handshake; absent or `decision` for answers.
-    var type: String?
+    var type: PluginMessageType?
     /// The plugin's protocol version (`hello`).
     var version: Int?
     /// The request being answered.
     var id: UInt64?
     /// `accept` or `reject`.
-    var decision: String?
+    var decision: PluginDecision?
     /// Why, for logs and the peer.
     var reason: String?
     /// The application error code a post-handshake rejection closes with (default 403, RFC 9000 §19.19).
     var code: UInt64?
+}
+
+/// A plugin message's `type`.
+enum PluginMessageType: WireEnum {
+    case hello
+    case check
+    case decision
+    case other(String)
+
+    init(wireValue: String) {
+        switch wireValue {
+        case "hello": self = .hello
+        case "check": self = .check
+        case "decision": self = .decision
+        default: self = .other(wireValue)
+        }
+    }
+
+    var wireValue: String {
+        switch self {
+        case .hello: "hello"
+        case .check: "check"
+        case .decision: "decision"
+        case .other(let value): value
+        }
+    }
+}
+
+/// When a check is asked: before the handshake or after it.
+enum PluginStage: WireEnum {
+    case incoming
+    case afterHandshake
+    case other(String)
+
+    init(wireValue: String) {
+        switch wireValue {
+        case "incoming": self = .incoming
+        case "after_handshake": self = .afterHandshake
+        default: self = .other(wireValue)
+        }
+    }
+
+    var wireValue: String {
+        switch self {
+        case .incoming: "incoming"
+        case .afterHandshake: "after_handshake"
+        case .other(let value): value
+        }
+    }
+}
+
+/// A plugin's `decision`.
+enum PluginDecision: WireEnum {
+    case accept
+    case reject
+    case other(String)
+
+    init(wireValue: String) {
+        switch wireValue {
+        case "accept": self = .accept
+        case "reject": self = .reject
+        default: self = .other(wireValue)
+        }
+    }
+
+    var wireValue: String {
+        switch self {
+        case .accept: "accept"
+        case .reject: "reject"
+        case .other(let value): value
+        }
+    }
 }
 
 /// What a plugin answered, or why it could not.
