@@ -145,6 +145,11 @@ targets += exampleNames.map { name in
     )
 }
 
+/// The README's library example (bind, a hook, an echo service). It is compiled with everything else and run by
+/// Scripts/test against `ferry connect`, and ReadmeExampleTests checks that the README shows this very file.
+targets.append(
+    .executableTarget(name: "readme-echo", dependencies: ["Ferry"], path: "Examples/readme-echo", swiftSettings: swiftSettings))
+
 /// Test targets. `FERRY_TEST_TARGETS=FerryWireTests,FerryCryptoTests swift test` builds only the named ones,
 /// which keeps a focused edit-test loop from compiling every other test module.
 let testTargets: [Target] = [
@@ -191,7 +196,7 @@ let package = Package(
         .executable(name: "ferry-bench", targets: ["FerryBench"]),
         .executable(name: "ferryd", targets: ["ferryd"]),
         .executable(name: "ferry-relay", targets: ["ferry-relay"]),
-    ] + exampleNames.map { .executable(name: $0, targets: [$0]) },
+    ] + (exampleNames + ["readme-echo"]).map { .executable(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -199,6 +204,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Documentation only (Scripts/docs: `swift package generate-documentation --target Ferry`).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: targets
 )

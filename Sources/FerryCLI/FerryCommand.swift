@@ -17,6 +17,7 @@ struct FerryCommand: AsyncParsableCommand {
             (docs/daemon.md); --json prints the daemon's JSON answer.
             """,
         subcommands: [
+            InitCommand.self,
             KeygenCommand.self, IDCommand.self, StatusCommand.self, ConnectionsCommand.self, RemotesCommand.self,
             ReloadCommand.self, CheckConfigCommand.self, ConnectCommand.self, NetcheckCommand.self, PingCommand.self,
         ]

@@ -32,9 +32,14 @@ public final class Router: Sendable {
     /// Binds an endpoint offering exactly `handlers`' ALPNs and starts routing its connections.
     ///
     /// - Parameters:
+    ///   - host: the local IP to bind, as for `Endpoint.bind`.
+    ///   - port: the UDP port; 0 picks a free one.
+    ///   - identity: the Ed25519 key pair whose public key is the endpoint's id.
     ///   - handlers: ALPN → handler; the endpoint offers these ALPNs and no others.
-    ///   - host, port, identity, configuration, hooks, lifecycle: as for `Endpoint.bind` (hooks decide before
-    ///     a connection reaches its handler; shutdown hooks run when `shutdown()` closes the endpoint).
+    ///   - configuration: transport limits and runtime settings, as for `Endpoint.bind`.
+    ///   - hooks: policy hooks; they decide before a connection reaches its handler.
+    ///   - lifecycle: start hooks run before the socket is bound; shutdown hooks run when `shutdown()` closes the
+    ///     endpoint.
     public static func bind(
         host: String = "0.0.0.0",
         port: Int = 0,
