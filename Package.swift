@@ -64,7 +64,7 @@ var targets: [Target] = [
     .target(
         name: "FerryDaemon",
         dependencies: [
-            "Ferry", "FerryCrypto",
+            "Ferry", "FerryCrypto", "FerryTransport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),

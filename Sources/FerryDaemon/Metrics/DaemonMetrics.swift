@@ -150,31 +150,27 @@ public final class DaemonMetrics: Sendable {
     }
 
     private func counter(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
-        let key = Self.key(label, dimensions)
-        return instruments.withLock { made in
-            if let existing = made.counters[key] { return existing }
-            let created = CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory)
-            made.counters[key] = created
-            return created
-        }
+        instrument(label, dimensions, \.counters) { CoreMetrics.Counter(label: label, dimensions: dimensions, factory: factory) }
     }
 
     private func gauge(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Gauge {
-        let key = Self.key(label, dimensions)
-        return instruments.withLock { made in
-            if let existing = made.gauges[key] { return existing }
-            let created = CoreMetrics.Gauge(label: label, dimensions: dimensions, factory: factory)
-            made.gauges[key] = created
-            return created
-        }
+        instrument(label, dimensions, \.gauges) { CoreMetrics.Gauge(label: label, dimensions: dimensions, factory: factory) }
     }
 
     private func timer(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Timer {
+        instrument(label, dimensions, \.timers) { CoreMetrics.Timer(label: label, dimensions: dimensions, factory: factory) }
+    }
+
+    /// The instrument made for `label` and `dimensions`, made by `make` the first time.
+    private func instrument<Instrument>(
+        _ label: String, _ dimensions: [(String, String)], _ kind: WritableKeyPath<Instruments, [String: Instrument]>,
+        make: () -> Instrument
+    ) -> Instrument {
         let key = Self.key(label, dimensions)
         return instruments.withLock { made in
-            if let existing = made.timers[key] { return existing }
-            let created = CoreMetrics.Timer(label: label, dimensions: dimensions, factory: factory)
-            made.timers[key] = created
+            if let existing = made[keyPath: kind][key] { return existing }
+            let created = make()
+            made[keyPath: kind][key] = created
             return created
         }
     }

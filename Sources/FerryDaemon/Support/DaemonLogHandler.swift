@@ -1,3 +1,4 @@
+import FerryTransport
 import Foundation
 import Logging
 
@@ -96,27 +97,11 @@ public struct DaemonLogHandler: LogHandler {
         return String(sanitized)
     }
 
-    /// A value as logfmt writes it: bare when it has no special character, else quoted with `\"`, `\\`, `\n`,
-    /// `\r`, `\t` and `\u{..}` for other control characters, so every record stays on one line.
+    /// A value as logfmt writes it: bare when it has no special character, else quoted with its quotes,
+    /// backslashes and control characters escaped (`String.quotedForText`), so every record stays on one line.
     static func logfmtQuote(_ value: String) -> String {
         guard value.isEmpty || value.unicodeScalars.contains(where: isLogfmtSpecial) else { return value }
-        var escaped = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": escaped += "\\\""
-            case "\\": escaped += "\\\\"
-            case "\n": escaped += "\\n"
-            case "\r": escaped += "\\r"
-            case "\t": escaped += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7f {
-                    escaped += "\\u{\(String(scalar.value, radix: 16))}"
-                } else {
-                    escaped.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return escaped + "\""
+        return value.quotedForText
     }
 
     static func jsonQuote(_ value: String) -> String {

@@ -22,12 +22,20 @@ extension ConnectionCloseReason: CustomStringConvertible {
         initiator == .peer ? "closed by peer" : "closed locally"
     }
 
-    /// The reason phrase in quotes, with quotes, backslashes and control characters escaped so a peer's phrase
-    /// cannot forge log structure; nothing when empty.
+    /// The reason phrase quoted (`String.quotedForText`), so a peer's phrase cannot forge log structure;
+    /// nothing when empty.
     private static func quoted(_ reason: String) -> String {
-        guard !reason.isEmpty else { return "" }
-        var escaped = " \""
-        for scalar in reason.unicodeScalars {
+        reason.isEmpty ? "" : " " + reason.quotedForText
+    }
+}
+
+extension String {
+    /// The string in double quotes with `\"`, `\\`, `\n`, `\r`, `\t` and `\u{..}` for other control characters
+    /// escaped, so it stays on one line and cannot end its quotes early: for text that came from a peer or a
+    /// plugin and is written to logs (close reasons here, logfmt values in ferryd).
+    package var quotedForText: String {
+        var escaped = "\""
+        for scalar in unicodeScalars {
             switch scalar {
             case "\"": escaped += "\\\""
             case "\\": escaped += "\\\\"
