@@ -119,6 +119,16 @@ var targets: [Target] = [
         ],
         swiftSettings: swiftSettings
     ),
+    // The sans-IO core alone, in memory, synchronous (no NIO, no tasks): valgrind's callgrind cannot run an async
+    // Swift binary, so this is not a subcommand of ferry-bench (Scripts/bench-transport; docs/benchmarks.md).
+    .executableTarget(
+        name: "FerryTransportBench",
+        dependencies: [
+            "FerryCrypto", "FerryTransport", "FerryTestSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ],
+        swiftSettings: swiftSettings
+    ),
     .executableTarget(
         name: "FerryBench",
         dependencies: [
@@ -194,6 +204,7 @@ let package = Package(
         .library(name: "FerryWire", targets: ["FerryWire"]),
         .executable(name: "ferry", targets: ["FerryCLI"]),
         .executable(name: "ferry-bench", targets: ["FerryBench"]),
+        .executable(name: "ferry-transport-bench", targets: ["FerryTransportBench"]),
         .executable(name: "ferryd", targets: ["ferryd"]),
         .executable(name: "ferry-relay", targets: ["ferry-relay"]),
     ] + (exampleNames + ["readme-echo"]).map { .executable(name: $0, targets: [$0]) },
