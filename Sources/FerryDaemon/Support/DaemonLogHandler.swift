@@ -104,24 +104,9 @@ public struct DaemonLogHandler: LogHandler {
         return value.quotedForText
     }
 
+    /// A value as a JSON string (`String.quotedForJSON`).
     static func jsonQuote(_ value: String) -> String {
-        var escaped = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": escaped += "\\\""
-            case "\\": escaped += "\\\\"
-            case "\n": escaped += "\\n"
-            case "\r": escaped += "\\r"
-            case "\t": escaped += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    escaped += String(format: "\\u%04x", scalar.value)
-                } else {
-                    escaped.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return escaped + "\""
+        value.quotedForJSON
     }
 
     private static func timestamp() -> String {

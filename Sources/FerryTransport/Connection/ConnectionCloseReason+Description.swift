@@ -34,6 +34,20 @@ extension String {
     /// escaped, so it stays on one line and cannot end its quotes early: for text that came from a peer or a
     /// plugin and is written to logs (close reasons here, logfmt values in ferryd).
     package var quotedForText: String {
+        quoted { "\\u{\(String($0, radix: 16))}" }
+    }
+
+    /// The string as a JSON string literal (RFC 8259 §7): the same escapes as `quotedForText`, with other
+    /// control characters as `\u00XX`, for ferryd's JSON log lines.
+    package var quotedForJSON: String {
+        quoted { value in
+            let hex = String(value, radix: 16)
+            return "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+        }
+    }
+
+    /// Quotes and escapes; `control` spells any other control character (below U+0020, and U+007F).
+    private func quoted(control: (UInt32) -> String) -> String {
         var escaped = "\""
         for scalar in unicodeScalars {
             switch scalar {
@@ -44,7 +58,7 @@ extension String {
             case "\t": escaped += "\\t"
             default:
                 if scalar.value < 0x20 || scalar.value == 0x7f {
-                    escaped += "\\u{\(String(scalar.value, radix: 16))}"
+                    escaped += control(scalar.value)
                 } else {
                     escaped.unicodeScalars.append(scalar)
                 }
