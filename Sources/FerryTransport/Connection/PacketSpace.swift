@@ -7,27 +7,27 @@ final class PacketSpace {
     /// The encryption level protecting this space's packets.
     let level: EncryptionLevel
     /// Keys protecting packets we send; nil until the handshake provides them.
-    var localKeys: (any PacketProtector)?
+    @exclusivity(unchecked) var localKeys: (any PacketProtector)?
     /// Keys removing protection from packets we receive.
-    var remoteKeys: (any PacketProtector)?
+    @exclusivity(unchecked) var remoteKeys: (any PacketProtector)?
     /// Set once the keys are discarded; no packet of this space is sent or processed afterwards.
-    var isDiscarded = false
+    @exclusivity(unchecked) var isDiscarded = false
 
     /// The next packet number to send (RFC 9000 §12.3); never reused.
-    var nextPacketNumber: UInt64 = 0
+    @exclusivity(unchecked) var nextPacketNumber: UInt64 = 0
     /// The largest packet number the peer acknowledged, for packet-number truncation (RFC 9000 §17.1).
-    var largestAckedPacket: UInt64?
+    @exclusivity(unchecked) var largestAckedPacket: UInt64?
 
     /// Outgoing CRYPTO stream bytes (RFC 9000 §19.6).
-    var cryptoSend = CryptoSendStream()
+    @exclusivity(unchecked) var cryptoSend = CryptoSendStream()
     /// Incoming CRYPTO stream reassembly.
-    var cryptoReceive = CryptoReceiveStream()
+    @exclusivity(unchecked) var cryptoReceive = CryptoReceiveStream()
 
     /// Received packet numbers and acknowledgement scheduling (RFC 9000 §13.2).
-    var received: ReceivedPacketTracker
+    @exclusivity(unchecked) var received: ReceivedPacketTracker
 
     /// Ack-eliciting probes owed after a PTO (RFC 9002 §6.2.4).
-    var probesOwed = 0
+    @exclusivity(unchecked) var probesOwed = 0
 
     init(level: EncryptionLevel, maxAckDelay: Duration) {
         self.level = level

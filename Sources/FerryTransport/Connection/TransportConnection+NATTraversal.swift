@@ -133,8 +133,11 @@ extension TransportConnection {
         }
     }
 
-    /// Whether NAT traversal frames wait to be sent.
-    var hasPendingNATTraversalFrames: Bool { natTraversal.hasPendingFrames }
+    /// Whether NAT traversal frames wait to be sent. Asked for every packet: the two flags are read first, as
+    /// fields, because calling into `natTraversal` copies the whole struct (its arrays retained) per call.
+    var hasPendingNATTraversalFrames: Bool {
+        natTraversal.isNegotiated && natTraversal.isAdvertisementAllowed && natTraversal.hasPendingFrames
+    }
 
     /// Writes the ADD_ADDRESS, REMOVE_ADDRESS and PUNCH_ME_NOW frames owed, on the selected path; returns whether
     /// it wrote any.

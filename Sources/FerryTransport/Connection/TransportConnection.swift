@@ -3,16 +3,22 @@
 /// The endpoint feeds it datagrams and timeouts and polls it for datagrams to send; the application uses the
 /// commands (streams, datagrams, close) in `TransportConnection+Commands.swift`. It never reads a clock or
 /// touches a socket (design.md). Not thread-safe: the owning event loop serialises every call.
+///
+/// Stored properties are `@exclusivity(unchecked)`, as in `StreamManager` and `StreamRecord`: the class is not
+/// `Sendable`, so one thread owns it, and nothing it calls while it holds an access (crypto, congestion
+/// control, observers) has a way back into it.
+/// The runtime checks the attribute removes ran about 130 times per packet and cost a quarter of the core's
+/// instructions per MiB (docs/benchmarks.md, "Instruction counts").
 public final class TransportConnection {
     /// Whether this side initiated the connection.
     public let side: Side
     /// The peer's current address.
-    public internal(set) var remoteAddress: NetworkAddress
+    @exclusivity(unchecked) public internal(set) var remoteAddress: NetworkAddress
     /// The handle the endpoint knows this connection by.
     public let handle: ConnectionHandle
 
     /// The endpoint's transport settings; only the keep-alive interval may change per connection.
-    var config: TransportConfig
+    @exclusivity(unchecked) var config: TransportConfig
     let context: EndpointContext
 
     /// Counters and path estimates (RFC 9002 §5, §7).
@@ -29,13 +35,13 @@ public final class TransportConnection {
     }
 
     /// The counters behind `stats`, updated on the hot paths.
-    var counters = ConnectionStats()
+    @exclusivity(unchecked) var counters = ConnectionStats()
 
     /// Whether the TLS handshake completed on this side (RFC 9001 §4.1.1).
-    public internal(set) var isHandshakeComplete = false
+    @exclusivity(unchecked) public internal(set) var isHandshakeComplete = false
 
     /// The handshake is confirmed: HANDSHAKE_DONE received (client) or handshake complete (server), RFC 9001 §4.1.2.
-    public internal(set) var isHandshakeConfirmed = false
+    @exclusivity(unchecked) public internal(set) var isHandshakeConfirmed = false
 
     /// The peer's identity from its certificate, once the handshake completed.
     public var peerIdentity: EndpointID? { isHandshakeComplete ? handshake.peerIdentity : nil }
@@ -58,103 +64,103 @@ public final class TransportConnection {
         case closed
     }
 
-    var state = State.handshaking
+    @exclusivity(unchecked) var state = State.handshaking
     /// Why the connection closed, once it did; reported in the `closed` event.
-    var closeReason: ConnectionCloseReason?
+    @exclusivity(unchecked) var closeReason: ConnectionCloseReason?
     /// The CONNECTION_CLOSE this side sends while closing.
-    var closeFrame: ConnectionCloseFrame?
+    @exclusivity(unchecked) var closeFrame: ConnectionCloseFrame?
     /// A CONNECTION_CLOSE is due (first time, or in answer to a packet received while closing).
-    var isClosePending = false
+    @exclusivity(unchecked) var isClosePending = false
     /// When the closing or draining period ends (3 × PTO, RFC 9000 §10.2).
-    var closeDeadline: Instant?
+    @exclusivity(unchecked) var closeDeadline: Instant?
     /// The `closed` event was queued.
-    var closeReasonReported = false
+    @exclusivity(unchecked) var closeReasonReported = false
 
     // MARK: Handshake
 
     /// The TLS session; a server swaps it for a `CompletedHandshake` once the handshake is confirmed.
-    var handshake: any HandshakeSession
+    @exclusivity(unchecked) var handshake: any HandshakeSession
     /// Initial, Handshake and Application packet-number spaces, indexed by `EncryptionLevel.rawValue`.
     let spaces: [PacketSpace]
-    var localTransportParameters: TransportParameters
-    var peerTransportParameters: TransportParameters?
+    @exclusivity(unchecked) var localTransportParameters: TransportParameters
+    @exclusivity(unchecked) var peerTransportParameters: TransportParameters?
     /// Client: the random DCID of the first Initial; server: the DCID the client chose (RFC 9000 §7.3).
     let originalDestinationConnectionID: ConnectionID
     /// The Source Connection ID the peer used in its first long-header packet.
-    var peerInitialSourceConnectionID: ConnectionID?
+    @exclusivity(unchecked) var peerInitialSourceConnectionID: ConnectionID?
     /// The server sends HANDSHAKE_DONE once (RFC 9000 §19.20); re-armed if lost.
-    var isHandshakeDonePending = false
+    @exclusivity(unchecked) var isHandshakeDonePending = false
     /// Client: Initial keys are discarded when the first Handshake packet is sent (RFC 9001 §4.9.1).
-    var hasSentHandshakePacket = false
+    @exclusivity(unchecked) var hasSentHandshakePacket = false
     /// Packets that arrived before their keys (RFC 9001 §5.7): bytes and the level they need.
-    var bufferedPackets: [(bytes: [UInt8], level: EncryptionLevel)] = []
+    @exclusivity(unchecked) var bufferedPackets: [(bytes: [UInt8], level: EncryptionLevel)] = []
     static let maxBufferedPackets = 10
 
     // MARK: Addresses and connection IDs
 
     /// Server: until the client's address is validated, send at most 3× what was received (RFC 9000 §8.1).
-    var isAddressValidated: Bool
-    var amplificationBytesReceived: UInt64 = 0
-    var amplificationBytesSent: UInt64 = 0
-    var localConnectionIDs = LocalConnectionIDs()
-    var peerConnectionIDs: PeerConnectionIDs
+    @exclusivity(unchecked) var isAddressValidated: Bool
+    @exclusivity(unchecked) var amplificationBytesReceived: UInt64 = 0
+    @exclusivity(unchecked) var amplificationBytesSent: UInt64 = 0
+    @exclusivity(unchecked) var localConnectionIDs = LocalConnectionIDs()
+    @exclusivity(unchecked) var peerConnectionIDs: PeerConnectionIDs
     /// Routing changes the endpoint must apply.
-    var endpointActions: [EndpointAction] = []
+    @exclusivity(unchecked) var endpointActions: [EndpointAction] = []
     /// Retry and NEW_TOKEN state (TransportConnection+Retry.swift, RFC 9000 §8.1).
-    var addressValidation = ConnectionAddressValidation()
+    @exclusivity(unchecked) var addressValidation = ConnectionAddressValidation()
     /// PATH_RESPONSE payloads owed to the peer on the selected path (RFC 9000 §8.2.2).
-    var pendingPathResponses: [UInt64] = []
+    @exclusivity(unchecked) var pendingPathResponses: [UInt64] = []
     /// The connection's paths (TransportConnection+Paths.swift, RFC 9000 §9).
-    var pathTable: PathTable
+    @exclusivity(unchecked) var pathTable: PathTable
     /// OBSERVED_ADDRESS state (TransportConnection+AddressDiscovery.swift, draft-ietf-quic-address-discovery).
-    var addressDiscovery: AddressDiscovery
+    @exclusivity(unchecked) var addressDiscovery: AddressDiscovery
     /// Candidates and punching (TransportConnection+NATTraversal.swift, draft-seemann-quic-nat-traversal-02).
-    var natTraversal: NATTraversal
+    @exclusivity(unchecked) var natTraversal: NATTraversal
     /// Tests: sees the frames of every packet this connection sends, as recorded for recovery.
-    var sentFramesObserver: (([SentFrame]) -> Void)?
+    @exclusivity(unchecked) var sentFramesObserver: (([SentFrame]) -> Void)?
 
     // MARK: Timers
 
     /// The effective idle timeout (RFC 9000 §10.1), nil when disabled.
-    var idleTimeout: Duration?
-    var idleDeadline: Instant?
+    @exclusivity(unchecked) var idleTimeout: Duration?
+    @exclusivity(unchecked) var idleDeadline: Instant?
     /// Last time an ack-eliciting packet was sent, for keep-alives and the idle timer (RFC 9000 §10.1).
-    var lastAckElicitingSentTime: Instant?
-    var isFirstAckElicitingSinceReceive = true
+    @exclusivity(unchecked) var lastAckElicitingSentTime: Instant?
+    @exclusivity(unchecked) var isFirstAckElicitingSinceReceive = true
 
     // MARK: Key update (RFC 9001 §6)
 
     /// The key phase bit of the current 1-RTT keys.
-    var keyPhase = false
+    @exclusivity(unchecked) var keyPhase = false
     /// Read keys of the previous phase, kept briefly for reordered packets.
-    var previousRemoteKeys: (any PacketProtector)?
-    var previousRemoteKeysDeadline: Instant?
+    @exclusivity(unchecked) var previousRemoteKeys: (any PacketProtector)?
+    @exclusivity(unchecked) var previousRemoteKeysDeadline: Instant?
     /// The next phase's read keys, derived ahead so a key update is detected with one trial decryption.
-    var nextRemoteKeys: (any PacketProtector)?
+    @exclusivity(unchecked) var nextRemoteKeys: (any PacketProtector)?
     /// The smallest packet number received in the current key phase.
-    var currentPhaseFirstPacket: UInt64?
+    @exclusivity(unchecked) var currentPhaseFirstPacket: UInt64?
 
     // MARK: Datagrams (RFC 9221)
 
-    var incomingDatagrams = DatagramQueue()
-    var outgoingDatagrams = DatagramQueue()
+    @exclusivity(unchecked) var incomingDatagrams = DatagramQueue()
+    @exclusivity(unchecked) var outgoingDatagrams = DatagramQueue()
 
     // MARK: Endpoint bookkeeping
 
     /// The endpoint's change collector; commands mark the connection dirty through it.
     weak var scheduler: ConnectionScheduler?
-    var isDirty = false
-    var isInSendQueue = false
-    var isInEventQueue = false
+    @exclusivity(unchecked) var isDirty = false
+    @exclusivity(unchecked) var isInSendQueue = false
+    @exclusivity(unchecked) var isInEventQueue = false
     /// The deadline last pushed into the endpoint's timer heap.
     /// Set by the endpoint while it fills a GSO batch: a 1-RTT-only datagram at least this long is padded to the
     /// end of its buffer (one segment), so sizes that differ by an ACK frame or a packet-number byte still batch.
-    var segmentPaddingThreshold: Int?
-    var scheduledTimeout: Instant?
+    @exclusivity(unchecked) var segmentPaddingThreshold: Int?
+    @exclusivity(unchecked) var scheduledTimeout: Instant?
     /// Connection IDs the endpoint routes to this connection.
-    var routedConnectionIDs: [ConnectionID] = []
+    @exclusivity(unchecked) var routedConnectionIDs: [ConnectionID] = []
     /// The peer's stateless reset tokens the endpoint indexes for this connection.
-    var routedResetTokens: [StatelessResetToken] = []
+    @exclusivity(unchecked) var routedResetTokens: [StatelessResetToken] = []
 
     /// Tells the endpoint that an application command changed this connection.
     func markDirty() {
@@ -166,30 +172,30 @@ public final class TransportConnection {
     // MARK: Events
 
     /// Events waiting for `TransportEndpoint.pollEvent()`.
-    var events = EventQueue()
+    @exclusivity(unchecked) var events = EventQueue()
 
     // MARK: Streams and recovery
 
     /// Streams and flow control (RFC 9000 §2–4).
     let streams: StreamManager
     /// Loss detection, RTT and congestion control (RFC 9002).
-    var recovery: LossDetection
+    @exclusivity(unchecked) var recovery: LossDetection
     /// Spreads sends over the RTT (RFC 9002 §7.7).
-    var pacer: Pacer
+    @exclusivity(unchecked) var pacer: Pacer
     /// When the pacer blocked sending, the instant it allows the next packet.
-    var pacingDeadline: Instant?
+    @exclusivity(unchecked) var pacingDeadline: Instant?
     /// Frames of the packet being built; reused so recording them does not allocate a fresh array each time.
-    var sentFramesScratch: [SentFrame] = []
+    @exclusivity(unchecked) var sentFramesScratch: [SentFrame] = []
     /// Frames of packets written but not yet sealed in the current datagram, per level.
-    var pendingSentFrames: [[SentFrame]] = [[], [], []]
+    @exclusivity(unchecked) var pendingSentFrames: [[SentFrame]] = [[], [], []]
     /// A keep-alive PING is due (RFC 9000 §10.1.2).
-    var isKeepAlivePending = false
+    @exclusivity(unchecked) var isKeepAlivePending = false
     /// Current maximum datagram size we send.
-    var maxDatagramSize = 1200
+    @exclusivity(unchecked) var maxDatagramSize = 1200
     /// DPLPMTUD on the path (RFC 8899); replaced when the handshake is confirmed (TransportConnection+MTU).
-    var mtuDiscovery = MTUDiscovery(maximumMTU: 1200, isEnabled: false)
+    @exclusivity(unchecked) var mtuDiscovery = MTUDiscovery(maximumMTU: 1200, isEnabled: false)
     /// Key update and AEAD limit bookkeeping (TransportConnection+KeyUpdate, RFC 9001 §6).
-    var keyUpdate = KeyUpdateState()
+    @exclusivity(unchecked) var keyUpdate = KeyUpdateState()
 
     init(
         side: Side,

@@ -4,7 +4,7 @@
 /// copying it.
 final class EndpointContext {
     let config: EndpointConfig
-    var random: RandomSource
+    @exclusivity(unchecked) var random: RandomSource
     /// Derives stateless reset tokens from the static reset key (RFC 9000 §10.3.2).
     let resetMAC: KeyedMAC
     /// Seals and checks Retry and NEW_TOKEN tokens (RFC 9000 §8.1).

@@ -1,53 +1,54 @@
 /// A QUIC endpoint: routes datagrams to connections, accepts incoming connections, and multiplexes their output.
 ///
 /// The sans-IO counterpart of quinn-proto's `Endpoint` (design.md): the runtime feeds it datagrams and timeouts
-/// and polls it for datagrams, events and the next deadline. Not thread-safe; owned by one event loop.
+/// and polls it for datagrams, events and the next deadline. Not thread-safe; owned by one event loop. Its
+/// stored properties are `@exclusivity(unchecked)` for the reason `TransportConnection` gives.
 public final class TransportEndpoint {
     let context: EndpointContext
-    var connections: [ConnectionHandle: TransportConnection] = [:]
+    @exclusivity(unchecked) var connections: [ConnectionHandle: TransportConnection] = [:]
     /// Local connection IDs (and a server connection's original DCID) → connection (RFC 9000 §5.2).
-    var routes: [ConnectionID: TransportConnection] = [:]
+    @exclusivity(unchecked) var routes: [ConnectionID: TransportConnection] = [:]
     /// The peers' stateless reset tokens → connection, for datagrams no connection ID matches (RFC 9000 §10.3.1).
-    var resetTokens: [StatelessResetToken: TransportConnection] = [:]
-    var nextHandle: UInt64 = 1
+    @exclusivity(unchecked) var resetTokens: [StatelessResetToken: TransportConnection] = [:]
+    @exclusivity(unchecked) var nextHandle: UInt64 = 1
     /// Connections that may have something to send, in round-robin order.
-    var sendQueue: [TransportConnection] = []
-    var sendQueueHead = 0
+    @exclusivity(unchecked) var sendQueue: [TransportConnection] = []
+    @exclusivity(unchecked) var sendQueueHead = 0
     /// Connections with queued events, in order.
-    var eventQueue: [TransportConnection] = []
-    var eventQueueHead = 0
+    @exclusivity(unchecked) var eventQueue: [TransportConnection] = []
+    @exclusivity(unchecked) var eventQueueHead = 0
     /// Deadlines of all connections.
-    var timers = TimerHeap()
-    var dueScratch: [TransportConnection] = []
+    @exclusivity(unchecked) var timers = TimerHeap()
+    @exclusivity(unchecked) var dueScratch: [TransportConnection] = []
     /// Connections touched by application commands since the endpoint last looked at them.
     let scheduler = ConnectionScheduler()
     /// Stateless datagrams to send (Version Negotiation, Retry, stateless reset, refusals), bounded.
-    var statelessTransmits: [(destination: NetworkAddress, bytes: [UInt8])] = []
+    @exclusivity(unchecked) var statelessTransmits: [(destination: NetworkAddress, bytes: [UInt8])] = []
     static let maxStatelessTransmits = 64
     /// Start of the current one-second window of the stateless-reset rate limit (RFC 9000 §10.3).
-    var statelessResetWindowStart = Instant.zero
-    var statelessResetsInWindow = 0
+    @exclusivity(unchecked) var statelessResetWindowStart = Instant.zero
+    @exclusivity(unchecked) var statelessResetsInWindow = 0
     /// Client: NEW_TOKEN tokens received from servers, by server address (RFC 9000 §8.1.3).
-    var addressTokens: [NetworkAddress: [UInt8]] = [:]
+    @exclusivity(unchecked) var addressTokens: [NetworkAddress: [UInt8]] = [:]
     /// Local connection IDs retired lately: packets still arriving for them get no stateless reset (§10.3).
-    var retiredConnectionIDs = RecentConnectionIDs()
+    @exclusivity(unchecked) var retiredConnectionIDs = RecentConnectionIDs()
 
     /// Retry packets sent (RFC 9000 §8.1.2).
-    public internal(set) var retriesSent: UInt64 = 0
+    @exclusivity(unchecked) public internal(set) var retriesSent: UInt64 = 0
     /// Stateless resets sent (RFC 9000 §10.3).
-    public internal(set) var statelessResetsSent: UInt64 = 0
+    @exclusivity(unchecked) public internal(set) var statelessResetsSent: UInt64 = 0
 
     /// Datagrams dropped because they could not be routed or parsed.
-    public internal(set) var droppedDatagrams: UInt64 = 0
+    @exclusivity(unchecked) public internal(set) var droppedDatagrams: UInt64 = 0
 
     /// Whether new connection attempts wait for the application's decision (`pollIncoming`, `acceptIncoming`,
     /// `ignoreIncoming`) instead of starting a handshake at once; see TransportEndpoint+Incoming.swift.
-    public var holdsIncoming = false
+    @exclusivity(unchecked) public var holdsIncoming = false
     /// Held attempts by original Destination Connection ID, with their ids in arrival order.
-    var heldIncoming: [ConnectionID: HeldIncoming] = [:]
-    var heldIncomingIDs: [UInt64: ConnectionID] = [:]
-    var unreportedIncoming: [IncomingAttempt] = []
-    var nextIncomingID: UInt64 = 1
+    @exclusivity(unchecked) var heldIncoming: [ConnectionID: HeldIncoming] = [:]
+    @exclusivity(unchecked) var heldIncomingIDs: [UInt64: ConnectionID] = [:]
+    @exclusivity(unchecked) var unreportedIncoming: [IncomingAttempt] = []
+    @exclusivity(unchecked) var nextIncomingID: UInt64 = 1
 
     /// Creates an endpoint; it accepts incoming connections when `config.acceptsIncoming` is true.
     public init(config: EndpointConfig) {
@@ -497,5 +498,5 @@ public final class TransportEndpoint {
 /// Collects connections changed by application commands, so the endpoint can queue them for sending and
 /// reschedule their timers without scanning every connection.
 final class ConnectionScheduler {
-    var dirty: [TransportConnection] = []
+    @exclusivity(unchecked) var dirty: [TransportConnection] = []
 }

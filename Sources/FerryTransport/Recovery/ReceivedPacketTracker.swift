@@ -69,6 +69,7 @@ public struct ReceivedPacketTracker: Sendable {
     /// Whether `packetNumber` was already received, or lies below the pruned floor (RFC 9000 §12.3, §13.2.3).
     ///
     /// Call this after header protection removal and before decryption side effects; duplicates are dropped.
+    @inline(__always)
     public func isDuplicate(_ packetNumber: UInt64) -> Bool {
         packetNumber < floor || contains(packetNumber)
     }
