@@ -331,12 +331,14 @@ public final class TransportEndpoint {
     /// Connections touched by application commands get the same bookkeeping as after network activity.
     private func processDirtyConnections() {
         guard !scheduler.dirty.isEmpty else { return }
-        let dirty = scheduler.dirty
-        scheduler.dirty.removeAll(keepingCapacity: true)
-        for connection in dirty {
+        // Two buffers trade places, so neither is copied or reallocated: `afterActivity` may mark connections
+        // dirty again, into the emptied one.
+        swap(&scheduler.dirty, &scheduler.processing)
+        for connection in scheduler.processing {
             connection.isDirty = false
             if connections[connection.handle] === connection { afterActivity(connection) }
         }
+        scheduler.processing.removeAll(keepingCapacity: true)
     }
 
     // MARK: Output
@@ -499,4 +501,6 @@ public final class TransportEndpoint {
 /// reschedule their timers without scanning every connection.
 final class ConnectionScheduler {
     @exclusivity(unchecked) var dirty: [TransportConnection] = []
+    /// The batch being processed; empty between calls.
+    @exclusivity(unchecked) var processing: [TransportConnection] = []
 }
