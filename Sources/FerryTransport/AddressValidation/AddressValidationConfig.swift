@@ -18,6 +18,12 @@ public struct AddressValidationConfig: Sendable {
     /// At most this many stateless resets are sent per second (RFC 9000 §10.3: limit them so they cannot be used
     /// for amplification or loops); 0 disables sending them.
     public var statelessResetsPerSecond: Int
+    /// Answer Initials without a valid token with a Retry while at least this many incoming handshakes are in
+    /// progress; nil never does so by load. A flood of Initials (RFC 9000 §21.2, spoofed sources included) then
+    /// costs one stateless Retry each instead of a connection with TLS state, while clients that can receive the
+    /// Retry come back validated and still connect (§8.1.2), the way msquic switches to Retry above its handshake
+    /// memory limit. `requiresRetry` answers every such Initial with a Retry whatever the load.
+    public var retryAboveHandshakes: Int?
 
     /// Creates a policy; a random token key is generated when none is given.
     public init(
@@ -26,7 +32,8 @@ public struct AddressValidationConfig: Sendable {
         retryTokenLifetime: Duration = .seconds(10),
         newTokenLifetime: Duration = .seconds(24 * 3600),
         issuesNewTokens: Bool = true,
-        statelessResetsPerSecond: Int = 100
+        statelessResetsPerSecond: Int = 100,
+        retryAboveHandshakes: Int? = 256
     ) {
         self.requiresRetry = requiresRetry
         if let tokenKey {
@@ -39,5 +46,6 @@ public struct AddressValidationConfig: Sendable {
         self.newTokenLifetime = newTokenLifetime
         self.issuesNewTokens = issuesNewTokens
         self.statelessResetsPerSecond = max(0, statelessResetsPerSecond)
+        self.retryAboveHandshakes = retryAboveHandshakes.map { max(0, $0) }
     }
 }

@@ -152,6 +152,8 @@ public final class TransportConnection {
     @exclusivity(unchecked) var isDirty = false
     @exclusivity(unchecked) var isInSendQueue = false
     @exclusivity(unchecked) var isInEventQueue = false
+    /// A server connection counted in the endpoint's `incomingHandshakes` until its handshake ends.
+    @exclusivity(unchecked) var isCountedIncomingHandshake = false
     /// The deadline last pushed into the endpoint's timer heap.
     /// Set by the endpoint while it fills a GSO batch: a 1-RTT-only datagram at least this long is padded to the
     /// end of its buffer (one segment), so sizes that differ by an ACK frame or a packet-number byte still batch.

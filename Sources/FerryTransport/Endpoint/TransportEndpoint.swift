@@ -40,6 +40,10 @@ public final class TransportEndpoint {
 
     /// Datagrams dropped because they could not be routed or parsed.
     @exclusivity(unchecked) public internal(set) var droppedDatagrams: UInt64 = 0
+    /// Server connections whose handshake is still in progress (`AddressValidationConfig.retryAboveHandshakes`).
+    @exclusivity(unchecked) public internal(set) var incomingHandshakes = 0
+    /// Retries sent because `incomingHandshakes` reached `retryAboveHandshakes` (also counted in `retriesSent`).
+    @exclusivity(unchecked) public internal(set) var loadRetriesSent: UInt64 = 0
 
     /// Whether new connection attempts wait for the application's decision (`pollIncoming`, `acceptIncoming`,
     /// `ignoreIncoming`) instead of starting a handshake at once; see TransportEndpoint+Incoming.swift.
@@ -144,6 +148,11 @@ public final class TransportEndpoint {
                 sendRetry(for: header, from: remote, now: now)
                 return
             }
+            if let limit = context.config.addressValidation.retryAboveHandshakes, incomingHandshakes >= limit {
+                loadRetriesSent += 1
+                sendRetry(for: header, from: remote, now: now)
+                return
+            }
         case .retry, .newToken:
             break
         }
@@ -210,6 +219,8 @@ public final class TransportEndpoint {
         register(connection)
         addRoute(localConnectionID, to: connection)
         addRoute(currentDestination, to: connection)
+        connection.isCountedIncomingHandshake = true
+        incomingHandshakes += 1
         return connection
     }
 
@@ -309,13 +320,26 @@ public final class TransportEndpoint {
             connection.scheduledTimeout = deadline
             if let deadline { timers.push(.init(deadline: deadline, handle: connection.handle)) }
         }
+        if connection.isCountedIncomingHandshake,
+            connection.isHandshakeComplete || connection.state != .handshaking {
+            uncountIncomingHandshake(connection)
+        }
         if connection.state == .closed && connection.events.isEmpty {
             remove(connection)
         }
     }
 
+    /// A server connection's handshake ended (completed, failed or closed): it no longer counts toward
+    /// `retryAboveHandshakes`.
+    private func uncountIncomingHandshake(_ connection: TransportConnection) {
+        guard connection.isCountedIncomingHandshake else { return }
+        connection.isCountedIncomingHandshake = false
+        incomingHandshakes -= 1
+    }
+
     private func remove(_ connection: TransportConnection) {
         guard connections[connection.handle] === connection else { return }
+        uncountIncomingHandshake(connection)
         for id in connection.routedConnectionIDs where routes[id] === connection {
             routes[id] = nil
         }
