@@ -10,7 +10,7 @@ without --allow-skips.
 Anchor-to-anchor pairs (aioquic <-> quinn-perf) run too: they prove the harness and the peers themselves.
 
 Usage: .venv/bin/python Interop/run_interop.py [--bin-path DIR] [--only SUBSTRING] [--timeout SECS] [--keep]
-Run Scripts/setup first (it makes .venv and builds quinn-perf when cargo is present). The ferry-bench binary
+Run Scripts/setup first (it makes .venv and builds quinn-perf). The ferry-bench binary
 comes from --bin-path, $FERRY_BIN_PATH, or `swift build -c release --show-bin-path` (honouring
 $SWIFT_SCRATCH_PATH).
 """
