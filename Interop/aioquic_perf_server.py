@@ -16,6 +16,11 @@ every server connection and refuses an empty or non-Ed25519 client certificate w
 
 Prints exactly `listening ID@ip:port` on stdout once bound. Runs until SIGINT/SIGTERM, then prints a summary
 line on stderr.
+
+Options for the interop cases (Interop/run_cases.py): --chain PEM sends extra certificates after its own (a large
+handshake flight); --key-update-after-bytes B starts one 1-RTT key update (RFC 9001 §6) per connection once B
+download bytes were queued; --details prints, after each answered request,
+`connection cipher=.. key_updates_initiated=.. key_updates_followed=.. remote=IP:PORT requests=N` on stdout.
 """
 import argparse
 import asyncio
@@ -35,11 +40,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import NameOID
 
+import aioquic_support
+
 PERIOD = 251
 CHUNK = PERIOD * 256  # a multiple of the period, so every chunk starts at pattern phase 0
 PATTERN = bytes(i % PERIOD for i in range(CHUNK + PERIOD))
 SEND_BUFFER_LIMIT = 4 << 20  # unacknowledged bytes queued per stream before the sender waits for ACKs
 VERBOSE = False
+OPTIONS = argparse.Namespace(key_update_after_bytes=None, details=False)
 STATS = {"connections": 0, "requests": 0, "bytes_down": 0, "bytes_up": 0, "errors": 0, "refused": 0}
 
 
@@ -152,6 +160,9 @@ class PerfServerProtocol(QuicConnectionProtocol):
         self.acked = asyncio.Event()
         self.closed = False
         self.tasks = set()
+        self.download_queued = 0
+        self.key_update_requested = False
+        self.answered = 0
 
     def datagram_received(self, data, addr):
         super().datagram_received(data, addr)
@@ -207,6 +218,12 @@ class PerfServerProtocol(QuicConnectionProtocol):
             size = min(CHUNK, total - sent)
             self._quic.send_stream_data(stream_id, PATTERN[:size], end_stream=sent + size == total)
             sent += size
+            self.download_queued += size
+            if (OPTIONS.key_update_after_bytes is not None and not self.key_update_requested
+                    and self.download_queued >= OPTIONS.key_update_after_bytes):
+                self.key_update_requested = True
+                self._quic.request_key_update()
+                log(f"requested a key update after {self.download_queued} bytes")
             self.transmit()
             await asyncio.sleep(0)
         if total == 0 and not self.closed:
@@ -215,6 +232,13 @@ class PerfServerProtocol(QuicConnectionProtocol):
         if sent == total:
             STATS["requests"] += 1
             STATS["bytes_down"] += total
+            self.answered += 1
+            if OPTIONS.details:
+                initiated, followed = aioquic_support.key_updates(self._quic)
+                peer = self._quic._network_paths[0].addr if self._quic._network_paths else ("?", 0)
+                print(f"connection cipher={aioquic_support.cipher_name(self._quic)} "
+                      f"key_updates_initiated={initiated} key_updates_followed={followed} "
+                      f"remote={peer[0]}:{peer[1]} requests={self.answered}", flush=True)
 
 
 async def main():
@@ -226,9 +250,15 @@ async def main():
     parser.add_argument("--stream-window", type=int, default=16 << 20)
     parser.add_argument("--conn-window", type=int, default=64 << 20)
     parser.add_argument("--max-streams", type=int, default=1024)
+    parser.add_argument("--chain", help="PEM file of certificates sent after the server's own")
+    parser.add_argument("--key-update-after-bytes", type=int, help="start one key update per connection after "
+                        "queuing this many download bytes")
+    parser.add_argument("--details", action="store_true", help="print a `connection` line per answered request")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     VERBOSE = args.verbose
+    OPTIONS.key_update_after_bytes = args.key_update_after_bytes
+    OPTIONS.details = args.details
 
     key, certificate, endpoint_id = load_identity(args.key)
     configuration = QuicConfiguration(
@@ -240,6 +270,8 @@ async def main():
     )
     configuration.certificate = certificate
     configuration.private_key = key
+    if args.chain:
+        configuration.certificate_chain = aioquic_support.load_chain(args.chain)
     if hasattr(configuration, "max_streams_bidi"):
         configuration.max_streams_bidi = args.max_streams
 

@@ -2,7 +2,8 @@
 the peers' identities and command lines, report checks, and the case loop with its `N passed, N failed` summary.
 
 A case is a (label, run) pair; run(peers, timeout, *extra) returns a detail string on success and raises
-Failure (or Skip, when an optional peer is missing) otherwise.
+Failure (or Skip, when an optional peer is missing) otherwise. A skipped case fails the run (its exit status)
+unless --allow-skips is given: in CI a case that silently stops running must not look like a pass.
 """
 import argparse
 import datetime
@@ -20,6 +21,8 @@ ANCHORS = os.environ.get("FERRY_ANCHORS", os.path.join(ROOT, "..", "shared", "an
 VENV_PYTHON = os.path.join(ROOT, ".venv", "bin", "python")
 AIOQUIC_SERVER = os.path.join(ROOT, "Interop", "aioquic_perf_server.py")
 AIOQUIC_CLIENT = os.path.join(ANCHORS, "aioquic-perf", "perf_client.py")
+AIOQUIC_CASE_CLIENT = os.path.join(ROOT, "Interop", "aioquic_case_client.py")
+RELAY = os.path.join(ROOT, "Interop", "udp_relay.py")
 QUINN_PERF = os.path.join(ANCHORS, "quinn-perf", "target", "release", "quinn-perf")
 MIB = 1 << 20
 NAMES = {"aioquic": "aioquic", "quinn": "quinn-perf", "ferry": "ferry-bench"}
@@ -74,7 +77,8 @@ PROCESSES = Processes()
 
 
 class Server:
-    """A perf server process; `target` is its `ID@ip:port` once it printed the listening line."""
+    """A perf server process; `target` is its `ID@ip:port` once it printed the listening line. Later stdout lines
+    collect in `extra_stdout`; `wait_for_line` waits (bounded) for one that matches."""
 
     def __init__(self, name, argv, workdir, startup_timeout):
         self.name = name
@@ -82,6 +86,7 @@ class Server:
         self.stderr = open(self.stderr_path, "wb")
         self.process = PROCESSES.spawn(argv, stdout=subprocess.PIPE, stderr=self.stderr, stdin=subprocess.DEVNULL)
         self.extra_stdout = []
+        self.changed = threading.Condition()
         line = self._read_line(startup_timeout)
         parts = line.split()
         if len(parts) != 2 or parts[0] != "listening" or "@" not in parts[1]:
@@ -103,7 +108,18 @@ class Server:
 
     def _drain(self):
         for line in self.process.stdout:
-            self.extra_stdout.append(line.decode(errors="replace").rstrip())
+            with self.changed:
+                self.extra_stdout.append(line.decode(errors="replace").rstrip())
+                self.changed.notify_all()
+
+    def wait_for_line(self, predicate, timeout):
+        """The last stdout line satisfying `predicate`, waiting up to `timeout` seconds for one; None if none."""
+        def found():
+            return next((line for line in reversed(self.extra_stdout) if predicate(line)), None)
+
+        with self.changed:
+            self.changed.wait_for(lambda: found() is not None, timeout)
+            return found()
 
     def stderr_tail(self, lines=8):
         return tail(self.stderr_path, lines)
@@ -146,25 +162,68 @@ def tail(path, lines=8):
 
 # ---- identities --------------------------------------------------------------------------------------------
 
-def make_identity(directory):
-    """key.pem (PKCS#8 Ed25519, mode 0600), cert.pem and cert.der (self-signed); returns the endpoint id."""
+# A private OID (arc 1.3.6.1.4.1.55555, unregistered) for the filler extension: unknown and non-critical, so every
+# verifier must ignore it (RFC 5280 §4.2).
+FILLER_EXTENSION_OID = "1.3.6.1.4.1.55555.1"
+
+
+def make_certificate(key, padding=0):
+    """A self-signed certificate for an Ed25519 key, CN = the endpoint id; `padding` adds a non-critical
+    extension of that many filler bytes, which makes a TLS Certificate message as large as a CA chain's."""
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ed25519
-    from cryptography.x509.oid import NameOID
+    from cryptography.x509.oid import NameOID, ObjectIdentifier
 
-    os.makedirs(directory, exist_ok=True)
-    key = ed25519.Ed25519PrivateKey.generate()
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, raw)])
     now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
+    builder = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(key, None)
     )
+    if padding:
+        filler = x509.UnrecognizedExtension(ObjectIdentifier(FILLER_EXTENSION_OID), os.urandom(padding))
+        builder = builder.add_extension(filler, critical=False)
+    return builder.sign(key, None)
+
+
+def make_chain_file(path, count, padding):
+    """A PEM file of `count` filler certificates (fresh keys, `padding` filler bytes each); returns its DER size."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    total = 0
+    with open(path, "wb") as handle:
+        for _ in range(count):
+            certificate = make_certificate(ed25519.Ed25519PrivateKey.generate(), padding)
+            total += len(certificate.public_bytes(serialization.Encoding.DER))
+            handle.write(certificate.public_bytes(serialization.Encoding.PEM))
+    return total
+
+
+def write_padded_certificate(identity, path, padding):
+    """cert.der for the identity in `identity` (its key.pem) with `padding` filler bytes; returns its size."""
+    from cryptography.hazmat.primitives import serialization
+
+    with open(os.path.join(identity, "key.pem"), "rb") as handle:
+        key = serialization.load_pem_private_key(handle.read(), password=None)
+    der = make_certificate(key, padding).public_bytes(serialization.Encoding.DER)
+    with open(path, "wb") as handle:
+        handle.write(der)
+    return len(der)
+
+
+def make_identity(directory):
+    """key.pem (PKCS#8 Ed25519, mode 0600), cert.pem and cert.der (self-signed); returns the endpoint id."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    os.makedirs(directory, exist_ok=True)
+    key = ed25519.Ed25519PrivateKey.generate()
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+    certificate = make_certificate(key)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     descriptor = os.open(os.path.join(directory, "key.pem"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as handle:
@@ -237,12 +296,14 @@ class Peers:
         self.require_ferry_bench()
         return [self.ferry_bench, "server", "--listen", "127.0.0.1:0", "--key", key]
 
-    def client_argv(self, kind, target, options):
+    def client_argv(self, kind, target, options, case_client=False):
+        """A client's command line; `case_client` picks aioquic_case_client.py (cipher, key update and migration
+        options) over the anchor's perf client for aioquic."""
         key = os.path.join(self.client_identity, "key.pem")
         if kind == "aioquic":
             self.require_aioquic()
-            return [VENV_PYTHON, AIOQUIC_CLIENT, "--connect", target, "--key", key,
-                    "--cert", os.path.join(self.client_identity, "cert.pem")] + options
+            return [VENV_PYTHON, AIOQUIC_CASE_CLIENT if case_client else AIOQUIC_CLIENT, "--connect", target,
+                    "--key", key, "--cert", os.path.join(self.client_identity, "cert.pem")] + options
         if kind == "quinn":
             self.require_quinn()
             return [QUINN_PERF, options[0], "--connect", target, "--key", key,
@@ -315,6 +376,8 @@ def parse_arguments(description, add_options=None):
     parser.add_argument("--bin-path", help="directory holding ferry-bench (default: swift build --show-bin-path)")
     parser.add_argument("--only", action="append", default=[], help="run only cases whose name contains this")
     parser.add_argument("--timeout", type=float, default=120.0, help="per-client timeout in seconds")
+    parser.add_argument("--allow-skips", action="store_true",
+                        help="exit 0 even if cases were skipped (a peer is not installed); CI never passes it")
     if add_options:
         add_options(parser)
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs) for inspection")
@@ -325,7 +388,8 @@ def run_cases(cases, args, workdir_prefix, *extra):
     """Runs the cases --only selects as run(peers, args.timeout, *extra), killing every child after each.
 
     Prints one line per case (PASS/SKIP/FAIL), then `N passed, N failed` (and `, N skipped` when any were)
-    alone on the last line: Scripts/test greps it. Returns the exit status: 1 if any case failed.
+    alone on the last line: Scripts/test greps it. Returns the exit status: 1 if any case failed, or was skipped
+    without --allow-skips.
     """
     def terminate(signum, _frame):
         PROCESSES.kill_all()
@@ -363,4 +427,48 @@ def run_cases(cases, args, workdir_prefix, *extra):
     if skipped:
         summary += f", {skipped} skipped"
     print(summary, flush=True)
-    return 1 if failed else 0
+    if skipped and not args.allow_skips:
+        print(f"{skipped} skipped cases fail the run (pass --allow-skips to accept them)", file=sys.stderr)
+    return 1 if failed or (skipped and not args.allow_skips) else 0
+
+
+# ---- the impairing relay -----------------------------------------------------------------------------------
+
+class RelayProcess:
+    """udp_relay.py in its own process group; `address` once it printed `relay IP:PORT`. Its later stdout lines
+    collect in `lines`; `stop()` returns the counters it prints on SIGTERM."""
+
+    def __init__(self, target, workdir, options, startup_timeout=20.0, name="relay"):
+        self.stderr_path = os.path.join(workdir, f"{name}.stderr")
+        self.stderr = open(self.stderr_path, "wb")
+        argv = [sys.executable, RELAY, "--target", target] + options
+        self.process = PROCESSES.spawn(argv, stdout=subprocess.PIPE, stderr=self.stderr, stdin=subprocess.DEVNULL)
+        self.lines = []
+        self.ready = threading.Event()
+        self.finished = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self.ready.wait(startup_timeout) or not self.lines or not self.lines[0].startswith("relay "):
+            self.stop()
+            raise Failure(f"relay printed no 'relay IP:PORT' line within {startup_timeout:.0f}s; "
+                          f"stdout {self.lines}; stderr: {tail(self.stderr_path)}")
+        self.address = self.lines[0].split()[1]
+
+    def _read(self):
+        for raw in self.process.stdout:
+            self.lines.append(raw.decode(errors="replace").rstrip())
+            self.ready.set()
+        self.ready.set()
+        self.finished.set()
+
+    def events(self):
+        return [line for line in self.lines[1:] if not line.startswith("stats ")]
+
+    def stop(self):
+        """SIGTERM (the relay then prints its stats and exits), then the counters, or None."""
+        PROCESSES.stop(self.process)
+        self.finished.wait(10)
+        self.stderr.close()
+        for line in reversed(self.lines):
+            if line.startswith("stats "):
+                return json.loads(line[len("stats "):])
+        return None

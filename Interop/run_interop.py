@@ -4,12 +4,13 @@
 Every case starts its own server (waiting for its `listening ID@ip:port` line, never a fixed sleep), runs one
 client with a bounded timeout, checks the client's JSON (errors == 0, exact byte and request counts) and the
 server's exit, then kills every process it started. One line per case, then `N passed, N failed` (and
-`, N skipped` when an optional peer is missing) alone on the last line. Exit status 1 if any case failed.
+`, N skipped` when a peer is missing) alone on the last line. Exit status 1 if any case failed, or was skipped
+without --allow-skips.
 
 Anchor-to-anchor pairs (aioquic <-> quinn-perf) run too: they prove the harness and the peers themselves.
 
 Usage: .venv/bin/python Interop/run_interop.py [--bin-path DIR] [--only SUBSTRING] [--timeout SECS] [--keep]
-Run Scripts/setup first (it makes .venv and builds quinn-perf when cargo is present). The ferry-bench binary
+Run Scripts/setup first (it makes .venv and builds quinn-perf). The ferry-bench binary
 comes from --bin-path, $FERRY_BIN_PATH, or `swift build -c release --show-bin-path` (honouring
 $SWIFT_SCRATCH_PATH).
 """

@@ -16,53 +16,10 @@ Usage: .venv/bin/python Interop/run_lossy.py [--bin-path DIR] [--only SUBSTRING]
                                              [--loss P] [--reorder P] [--keep]
 Needs Scripts/setup (the .venv with aioquic) and a release ferry-bench (Scripts/test builds it).
 """
-import json
-import os
-import subprocess
 import sys
-import threading
 
 import harness
-from harness import MIB, Failure
-
-RELAY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "udp_relay.py")
-
-
-class RelayProcess:
-    """udp_relay.py in its own process group; `address` once it printed `relay IP:PORT`."""
-
-    def __init__(self, target, workdir, options, startup_timeout=20.0):
-        self.stderr_path = os.path.join(workdir, "relay.stderr")
-        self.stderr = open(self.stderr_path, "wb")
-        argv = [sys.executable, RELAY, "--target", target] + options
-        self.process = harness.PROCESSES.spawn(argv, stdout=subprocess.PIPE, stderr=self.stderr,
-                                               stdin=subprocess.DEVNULL)
-        self.lines = []
-        self.ready = threading.Event()
-        self.finished = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self.ready.wait(startup_timeout) or not self.lines or not self.lines[0].startswith("relay "):
-            self.stop()
-            raise Failure(f"relay printed no 'relay IP:PORT' line within {startup_timeout:.0f}s; "
-                          f"stdout {self.lines}; stderr: {harness.tail(self.stderr_path)}")
-        self.address = self.lines[0].split()[1]
-
-    def _read(self):
-        for raw in self.process.stdout:
-            self.lines.append(raw.decode(errors="replace").rstrip())
-            self.ready.set()
-        self.ready.set()
-        self.finished.set()
-
-    def stop(self):
-        """SIGTERM (the relay then prints its stats and exits), then the counters, or None."""
-        harness.PROCESSES.stop(self.process)
-        self.finished.wait(10)
-        self.stderr.close()
-        for line in reversed(self.lines):
-            if line.startswith("stats "):
-                return json.loads(line[len("stats "):])
-        return None
+from harness import MIB, Failure, RelayProcess
 
 
 def check_relay(stats, stderr_path):
@@ -103,8 +60,7 @@ def lossy_case(client, server, download, upload, streams, requests):
                                             peers.workdir, timeout)
             except Failure as failure:
                 relay_stats = relay.stop()
-                events = [line for line in relay.lines[1:] if not line.startswith("stats ")]
-                raise Failure(f"{failure}; relay events {events}; relay stats {relay_stats}; "
+                raise Failure(f"{failure}; relay events {relay.events()}; relay stats {relay_stats}; "
                               f"server stderr: {srv.stderr_tail()}") from None
             finally:
                 if relay_stats is None:

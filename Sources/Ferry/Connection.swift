@@ -158,6 +158,15 @@ public final class Connection: Sendable {
         }
     }
 
+    /// The negotiated TLS 1.3 cipher suite, which also protects every QUIC packet after the Initials
+    /// (RFC 9001 §5.3); nil once the connection is gone. Interop tests read it to prove what was negotiated.
+    public var cipherSuite: CipherSuite? {
+        get async {
+            let handle = self.handle
+            return await driver.compute { $0.transport.connection(handle)?.negotiatedCipherSuite }
+        }
+    }
+
     /// This endpoint's address and port as the peer last reported seeing them, or nil before it did.
     ///
     /// QUIC Address Discovery (draft-ietf-quic-address-discovery): behind a NAT this is the public (reflexive)

@@ -106,7 +106,8 @@ public final class Endpoint: Sendable {
             crypto = try OpenSSLCryptoProvider(
                 identity: identity,
                 acceptedALPNs: acceptedALPNs,
-                cipherSuites: configuration.cipherSuites
+                cipherSuites: configuration.cipherSuites,
+                certificateChain: configuration.certificateChain
             )
         } catch {
             throw .tlsSetupFailed(error)

@@ -42,6 +42,11 @@ public struct EndpointConfiguration: Sendable {
     public var relayTCPFallbackDelay: Duration
     /// The TCP port of relays' TLS fallback; nil uses each relay's UDP port number.
     public var relayTCPPort: UInt16?
+    /// DER certificates sent after the identity's own certificate in the TLS Certificate message (RFC 8446
+    /// §4.4.2), in both roles. Peers authenticate by the leaf's Ed25519 key, so these are never needed to
+    /// connect; they exist to make the handshake flight large, as a CA-issued chain does, for testing the
+    /// server's anti-amplification limit (RFC 9000 §8.1) and the client's handling of it (RFC 9002 §6.2.2.1).
+    public var certificateChain: [[UInt8]] = []
 
     /// Creates a configuration; every parameter has a default suited to a LAN or WAN peer.
     public init(

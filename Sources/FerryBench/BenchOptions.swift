@@ -11,8 +11,17 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Accepted for quinn-perf compatibility and ignored: the certificate is derived from the key.")
     var cert: String?
 
-    @Option(help: "Cipher suites: aes128gcm, aes256gcm, chacha20 or any (client default aes128gcm, like quinn-perf; server default any).")
+    @Option(help: "Cipher suites: aes128gcm, aes256gcm, chacha20 (offers AES-128-GCM too, like quinn-perf), chacha20-only or any (client default aes128gcm, like quinn-perf; server default any).")
     var cipher: String?
+
+    @Option(name: .customLong("key-update-after"), help: "Start a 1-RTT key update after this many packets under one key phase, and again every as many (RFC 9001 §6; default: near the AEAD limit).")
+    var keyUpdateAfter: UInt64?
+
+    @Option(help: "PEM file of extra certificates sent after this endpoint's own (a large handshake flight, for the anti-amplification test).")
+    var chain: String?
+
+    @Flag(help: "Report the negotiated cipher suite and key updates (client: in the JSON line; server: a `connection` line per request).")
+    var details = false
 
     @Option(help: "UDP payload size once the handshake is done.")
     var mtu: Int = 1452
@@ -81,12 +90,16 @@ struct CommonOptions: ParsableArguments {
         transport.maxConcurrentBidirectionalStreams = maxStreams
         transport.maxUDPPayloadSize = mtu
         transport.maxIdleTimeout = .seconds(30)
+        if let keyUpdateAfter {
+            guard keyUpdateAfter > 0 else { throw ValidationError("--key-update-after must be at least 1") }
+            transport.keyUpdateInterval = keyUpdateAfter
+        }
         var logger = Logger(label: "ferry-bench")
         logger.logLevel = verbose ? .debug : .warning
         if verbose, let level = ProcessInfo.processInfo.environment["FERRY_LOG"].flatMap(Logger.Level.init(rawValue:)) {
             logger.logLevel = level
         }
-        return EndpointConfiguration(
+        var configuration = EndpointConfiguration(
             transport: transport,
             cipherSuites: try cipherSuites(cipher ?? defaultCipher),
             socketBufferSize: Int(clamping: sockbuf.value),
@@ -94,6 +107,29 @@ struct CommonOptions: ParsableArguments {
             relays: try relayAddress().map { [$0] } ?? [],
             pathMode: try parsedPathMode()
         )
+        if let chain { configuration.certificateChain = try Self.loadCertificates(pemFile: chain) }
+        return configuration
+    }
+
+    /// The DER certificates of a PEM file, in order; a file with none is an error, not an empty chain.
+    static func loadCertificates(pemFile path: String) throws -> [[UInt8]] {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ValidationError("--chain \(path): \(error.localizedDescription)")
+        }
+        let begin = "-----BEGIN CERTIFICATE-----"
+        let end = "-----END CERTIFICATE-----"
+        var certificates: [[UInt8]] = []
+        for block in text.components(separatedBy: begin).dropFirst() {
+            guard let body = block.components(separatedBy: end).first,
+                let der = Data(base64Encoded: body, options: .ignoreUnknownCharacters), !der.isEmpty
+            else { throw ValidationError("--chain \(path): a certificate block is not valid base64") }
+            certificates.append(Array(der))
+        }
+        guard !certificates.isEmpty else { throw ValidationError("--chain \(path): no PEM certificate found") }
+        return certificates
     }
 
     private func cipherSuites(_ cipher: String) throws -> [CipherSuite] {
@@ -101,8 +137,10 @@ struct CommonOptions: ParsableArguments {
         case "aes128gcm": return [.aes128GCMSHA256]
         case "aes256gcm": return [.aes256GCMSHA384, .aes128GCMSHA256]
         case "chacha20": return [.chacha20Poly1305SHA256, .aes128GCMSHA256]
+        // The quic-interop-runner's "chacha20" case: ChaCha20-Poly1305 and nothing else (RFC 9001 §5.3).
+        case "chacha20-only": return [.chacha20Poly1305SHA256]
         case "any": return CipherSuite.allCases
-        default: throw ValidationError("unknown --cipher \(cipher) (aes128gcm|aes256gcm|chacha20|any)")
+        default: throw ValidationError("unknown --cipher \(cipher) (aes128gcm|aes256gcm|chacha20|chacha20-only|any)")
         }
     }
 }

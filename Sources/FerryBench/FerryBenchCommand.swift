@@ -47,7 +47,7 @@ struct FerryBenchCommand: AsyncParsableCommand {
                 throw ValidationError("the relay did not answer within 30 s")
             }
             printLine("listening \(endpoint.address)")
-            let server = PerfServer(endpoint: endpoint, logger: configuration.logger)
+            let server = PerfServer(endpoint: endpoint, logger: configuration.logger, details: common.details)
             await common.onExecutor(of: endpoint) { await server.run() }
         }
     }
@@ -76,13 +76,16 @@ struct FerryBenchCommand: AsyncParsableCommand {
         @Option(help: "Run for this many seconds instead of a fixed number of requests.")
         var duration: Double?
 
+        @Option(name: .customLong("rebind-after-bytes"), help: "Move to a new local UDP port once after receiving this many bytes (active migration, RFC 9000 §9.2).")
+        var rebindAfterBytes: ByteCount?
+
         @OptionGroup var common: CommonOptions
 
         func run() async throws {
             let target = try EndpointAddress(parsing: connect)
             let endpoint = try await bindClient(common: common, target: target)
             let streams = max(1, streams)
-            let client = PerfClient(
+            var client = PerfClient(
                 endpoint: endpoint,
                 target: target,
                 download: download.value,
@@ -91,8 +94,12 @@ struct FerryBenchCommand: AsyncParsableCommand {
                 requests: requests ?? UInt64(streams),
                 connections: max(1, connections),
                 duration: duration,
-                verbose: common.verbose
+                verbose: common.verbose,
+                details: common.details
             )
+            if let rebindAfterBytes {
+                client.migration = PerfMigration(endpoint: endpoint, threshold: max(1, rebindAfterBytes.value))
+            }
             let report = await common.onExecutor(of: endpoint) { await client.run() }
             if common.verbose || common.relay != nil {
                 // What the relay links carried, for reading a relayed run's figures (docs/benchmarks.md).

@@ -46,12 +46,18 @@ struct PerfClient {
     let connections: Int
     let duration: Double?
     var verbose = false
+    /// `--details`: add the connections' cipher suite and key update counts to the JSON line.
+    var details = false
+    /// `--rebind-after-bytes`: the one-time move to a new local port, fed by every received chunk.
+    var migration: PerfMigration?
 
     /// The JSON line quinn-perf prints, with the same fields and number formats.
     struct Report {
         var connections: Int
         var tally: PerfTally
         var seconds: Double
+        /// Extra `"key":value` fields (`--details`, `--rebind-after-bytes`), appended to quinn-perf's shape.
+        var extraFields: [String] = []
 
         var json: String {
             let mebibyte = Double(1 << 20)
@@ -60,7 +66,8 @@ struct PerfClient {
                 + "\"bytes_up\":\(tally.bytesUp),\"seconds\":\(format(self.seconds, 4)),"
                 + "\"download_mib_s\":\(format(Double(tally.bytesDown) / mebibyte / seconds, 2)),"
                 + "\"upload_mib_s\":\(format(Double(tally.bytesUp) / mebibyte / seconds, 2)),"
-                + "\"requests_per_s\":\(format(Double(tally.requests) / seconds, 1)),\"errors\":\(tally.errors)}"
+                + "\"requests_per_s\":\(format(Double(tally.requests) / seconds, 1)),\"errors\":\(tally.errors)"
+                + extraFields.map { "," + $0 }.joined() + "}"
         }
     }
 
@@ -89,6 +96,15 @@ struct PerfClient {
         }
         let clock = ContinuousClock()
         let start = clock.now
+        // -v: path events on stderr (migration, validation, fallback; RFC 9000 §9), for reading a failed case.
+        let pathLoggers = verbose ? established.map { connection in
+            Task {
+                for await event in await connection.pathEvents() {
+                    printError("path event after \(start.duration(to: clock.now)): \(event)")
+                }
+            }
+        } : []
+        defer { pathLoggers.forEach { $0.cancel() } }
         let deadline = duration.map { start + .milliseconds(Int64($0 * 1000)) }
         var tally = PerfTally(errors: connectErrors)
         let workers = max(1, streams)
@@ -109,6 +125,16 @@ struct PerfClient {
         }
         let elapsed = start.duration(to: clock.now)
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        var extraFields: [String] = []
+        if details {
+            var all: [ConnectionDetails] = []
+            for connection in established { all.append(await ConnectionDetails.snapshot(of: connection)) }
+            extraFields.append(ConnectionDetails.jsonFields(all))
+        }
+        if let migration {
+            extraFields.append(await migration.jsonFields)
+            if await migration.failure != nil { tally.errors += 1 }
+        }
         for connection in established {
             if verbose {
                 let stats = await connection.stats
@@ -120,7 +146,7 @@ struct PerfClient {
             }
             connection.close(code: 0, reason: "done")
         }
-        return Report(connections: established.count, tally: tally, seconds: seconds)
+        return Report(connections: established.count, tally: tally, seconds: seconds, extraFields: extraFields)
     }
 
     nonisolated(nonsending) private func runWorker(
@@ -139,7 +165,8 @@ struct PerfClient {
             }
             issued += 1
             do {
-                let received = try await Self.request(connection: connection, download: download, upload: upload)
+                let received = try await Self.request(
+                    connection: connection, download: download, upload: upload, migration: migration)
                 tally.requests += 1
                 tally.bytesDown += received
                 tally.bytesUp += upload
@@ -153,9 +180,9 @@ struct PerfClient {
     }
 
     /// One perf request on a new stream; returns the bytes received after checking every one of them.
-    nonisolated(nonsending) static func request(connection: Connection, download: UInt64, upload: UInt64) async throws(PerfRequestError)
-        -> UInt64
-    {
+    nonisolated(nonsending) static func request(
+        connection: Connection, download: UInt64, upload: UInt64, migration: PerfMigration? = nil
+    ) async throws(PerfRequestError) -> UInt64 {
         let send: SendStream
         let receive: ReceiveStream
         do {
@@ -180,6 +207,7 @@ struct PerfClient {
         do {
             while let chunk = try await receive.read(maxLength: 1 << 20) {
                 checker.feed(chunk)
+                await migration?.onReceived(chunk.count)
             }
         } catch {
             sender?.cancel()

@@ -7,6 +7,8 @@ struct PerfServer {
 
     let endpoint: Endpoint
     let logger: Logger
+    /// `--details`: print a `connection` line (ConnectionDetails) after each answered request.
+    var details = false
 
     /// Accepts connections until the endpoint closes.
     func run() async {
@@ -26,6 +28,7 @@ struct PerfServer {
 
     private func serve(_ connection: Connection) async {
         let echo = connection.alpn == "echo/1"
+        let answered = details ? AnsweredRequests() : nil
         await withDiscardingTaskGroup { group in
             while true {
                 let send: SendStream
@@ -42,6 +45,13 @@ struct PerfServer {
                             try await Self.echo(send: send, receive: receive)
                         } else {
                             try await Self.answer(send: send, receive: receive)
+                        }
+                        if let answered {
+                            // Snapshot while the connection is open: its counters go when it closes.
+                            let count = await answered.increment()
+                            let snapshot = await ConnectionDetails.snapshot(of: connection)
+                            printLine(snapshot.serverLine(
+                                remoteID: connection.remoteID, firstRemote: connection.remoteAddress, requests: count))
                         }
                     } catch {
                         logger.debug("stream failed", metadata: ["error": "\(error)"])
@@ -87,5 +97,15 @@ struct PerfServer {
             try await send.write(chunk)
         }
         try await send.finish()
+    }
+}
+
+/// Requests answered on one connection, for the `--details` line.
+actor AnsweredRequests {
+    private var count = 0
+
+    func increment() -> Int {
+        count += 1
+        return count
     }
 }

@@ -49,6 +49,10 @@ final class KeyUpdateTransferTests: XCTestCase {
         XCTAssertEqual(server.keyUpdateCounts.local, 0)
         XCTAssertGreaterThanOrEqual(server.keyUpdateCounts.peer, client.keyUpdateCounts.local - 1)
         XCTAssertEqual(client.keyUpdateCounts.peer, 0)
+        // What ConnectionStats reports (ferry-bench --details, Interop/run_cases.py keyupdate) is the same count.
+        XCTAssertEqual(client.stats.keyUpdatesInitiated, client.keyUpdateCounts.local)
+        XCTAssertEqual(server.stats.keyUpdatesFollowed, server.keyUpdateCounts.peer)
+        XCTAssertEqual(client.stats.keyUpdatesFollowed, 0)
     }
 
     func testServerInitiatedUpdatesMidTransferBothWays() throws {

@@ -102,6 +102,26 @@ final class PathMigrationTests: XCTestCase {
         XCTAssertGreaterThan(client.peerConnectionIDs.spareCount, 0, "spare IDs for the next migration")
     }
 
+    /// A client with nothing to send (mid-download) still sends a non-probing packet from its new address, so the
+    /// server moves to it (RFC 9000 §9.2, §9.3); before, only PATH_CHALLENGE went out and aioquic never followed.
+    func testIdleClientMigrationSendsANonProbingPacket() throws {
+        let network = PathTestNetwork()
+        let (handle, serverHandle) = try network.connect()
+        let client = try XCTUnwrap(network.client.connection(handle))
+        let server = try serverConnection(network, serverHandle)
+        network.run(for: .milliseconds(200))
+        let newLocal = NetworkAddress(ipBytes: [10, 0, 1, 2], port: 5001)!
+        network.clientLocals.insert(newLocal)
+        try client.migrate(to: newLocal, from: network.clientSocket, now: network.now)
+        XCTAssertTrue(client.isKeepAlivePending, "a PING goes out on the new path with the challenge")
+        network.run(for: .milliseconds(200))
+        XCTAssertFalse(client.isKeepAlivePending)
+        XCTAssertEqual(server.remoteAddress, newLocal)
+        let selected = try XCTUnwrap(client.paths.first { $0.isSelected })
+        XCTAssertEqual(selected.localAddress, newLocal)
+        XCTAssertTrue(selected.isValidated)
+    }
+
     func testFailedClientMigrationFallsBackToOldPath() throws {
         let network = PathTestNetwork()
         let (handle, serverHandle) = try network.connect()

@@ -13,6 +13,8 @@ int ferry_SSL_set_tlsext_host_name(SSL *ssl, const char *name);
 int ferry_SSL_CTX_set_session_cache_mode_off(SSL_CTX *ctx);
 long ferry_SSL_CTX_set1_groups_list(SSL_CTX *ctx, const char *list);
 long ferry_SSL_CTX_set1_sigalgs_list(SSL_CTX *ctx, const char *list);
+/* SSL_CTX_add1_chain_cert is a macro; returns 1 on success. */
+int ferry_SSL_CTX_add1_chain_cert(SSL_CTX *ctx, X509 *certificate);
 
 /// `SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL)`: a slot for a per-connection pointer (callbacks find their
 /// Swift object through it, because C callbacks cannot capture context).

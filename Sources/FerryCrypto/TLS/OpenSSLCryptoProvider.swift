@@ -45,14 +45,19 @@ public final class OpenSSLCryptoProvider: CryptoProvider, @unchecked Sendable {
     /// Builds the contexts with a live list of accepted protocols: whoever holds `acceptedALPNs` can change
     /// what the next server handshake accepts (the endpoint does, for `Router.addHandler`), without rebuilding
     /// the `SSL_CTX`, which OpenSSL does not allow once sessions share it.
+    ///
+    /// `certificateChain` holds DER certificates sent after the identity's own one (RFC 8446 §4.4.2). Peers never
+    /// need them (they authenticate the leaf's key); they make the handshake flight as large as a CA-issued chain
+    /// would, which tests the anti-amplification limit (RFC 9000 §8.1).
     public convenience init(
         identity: EndpointIdentity,
         acceptedALPNs: AcceptedALPNs,
-        cipherSuites: [CipherSuite] = CipherSuite.allCases
+        cipherSuites: [CipherSuite] = CipherSuite.allCases,
+        certificateChain: [[UInt8]] = []
     ) throws(HandshakeError) {
         try self.init(
             identity: identity, acceptedALPNs: acceptedALPNs, cipherSuites: cipherSuites,
-            keyExchangeGroups: Self.defaultKeyExchangeGroups)
+            keyExchangeGroups: Self.defaultKeyExchangeGroups, certificateChain: certificateChain)
     }
 
     /// The key exchange groups offered and accepted, in preference order (OpenSSL names). The client sends a key
@@ -80,7 +85,8 @@ public final class OpenSSLCryptoProvider: CryptoProvider, @unchecked Sendable {
         identity: EndpointIdentity,
         acceptedALPNs: AcceptedALPNs,
         cipherSuites: [CipherSuite],
-        keyExchangeGroups: String
+        keyExchangeGroups: String,
+        certificateChain: [[UInt8]] = []
     ) throws(HandshakeError) {
         guard !cipherSuites.isEmpty else {
             throw HandshakeError(alert: HandshakeError.internalError, reason: "no TLS cipher suites configured")
@@ -91,11 +97,13 @@ public final class OpenSSLCryptoProvider: CryptoProvider, @unchecked Sendable {
         // Process-wide and once: peer Ed25519 keys skip OpenSSL 3.0's per-certificate decoder lookup.
         _ = Ed25519PeerKeyPath.isActive
         let clientContext = try Self.makeContext(
-            side: .client, identity: identity, cipherSuites: cipherSuites, groups: keyExchangeGroups)
+            side: .client, identity: identity, cipherSuites: cipherSuites, groups: keyExchangeGroups,
+            chain: certificateChain)
         let serverContext: OpaquePointer
         do {
             serverContext = try Self.makeContext(
-                side: .server, identity: identity, cipherSuites: cipherSuites, groups: keyExchangeGroups)
+                side: .server, identity: identity, cipherSuites: cipherSuites, groups: keyExchangeGroups,
+                chain: certificateChain)
         } catch {
             SSL_CTX_free(clientContext)
             throw error
@@ -157,13 +165,15 @@ public final class OpenSSLCryptoProvider: CryptoProvider, @unchecked Sendable {
         side: Side,
         identity: EndpointIdentity,
         cipherSuites: [CipherSuite],
-        groups: String
+        groups: String,
+        chain: [[UInt8]]
     ) throws(HandshakeError) -> OpaquePointer {
         ERR_clear_error()
         guard let context = SSL_CTX_new(TLS_method()) else { throw .openSSL("SSL_CTX_new") }
         do {
             try configure(
-                context: context, side: side, identity: identity, cipherSuites: cipherSuites, groups: groups)
+                context: context, side: side, identity: identity, cipherSuites: cipherSuites, groups: groups,
+                chain: chain)
         } catch {
             SSL_CTX_free(context)
             throw error
@@ -176,12 +186,14 @@ public final class OpenSSLCryptoProvider: CryptoProvider, @unchecked Sendable {
         side: Side,
         identity: EndpointIdentity,
         cipherSuites: [CipherSuite],
-        groups: String
+        groups: String,
+        chain: [[UInt8]]
     ) throws(HandshakeError) {
         // TLS 1.3 only (RFC 9001 §4.2), in QUIC's profile: no middlebox compatibility (§8.4), no tickets, no 0-RTT.
         try TLSContextSetup.restrictToTLS13(context: context, cipherSuites: cipherSuites, groups: groups)
         guard ferry_SSL_CTX_configure_quic_options(context) == 1 else { throw .openSSL("SSL_CTX options") }
         try TLSContextSetup.installCertificate(context: context, identity: identity)
+        try TLSContextSetup.addChainCertificates(context: context, chain: chain)
 
         // Both roles verify: the server demands a client certificate; the client checks the server's key.
         TLSContextSetup.requirePeerCertificates(context: context, side: side) { storeContext, _ in

@@ -53,6 +53,25 @@ enum TLSContextSetup {
         guard SSL_CTX_check_private_key(context) == 1 else { throw .openSSL("SSL_CTX_check_private_key") }
     }
 
+    /// Appends DER certificates to the chain sent after the leaf (RFC 8446 §4.4.2). Peers verify only the leaf's
+    /// Ed25519 key, so the chain is never needed to connect; it makes the handshake flight larger (tests of the
+    /// anti-amplification limit, RFC 9000 §8.1). A certificate that does not parse throws rather than being
+    /// skipped, so a test never runs with a smaller flight than it asked for.
+    static func addChainCertificates(context: OpaquePointer, chain: [[UInt8]]) throws(HandshakeError) {
+        for der in chain {
+            let certificate: OpaquePointer? = der.withUnsafeBufferPointer { bytes in
+                var cursor = bytes.baseAddress
+                return d2i_X509(nil, &cursor, bytes.count)
+            }
+            guard let certificate else { throw .openSSL("d2i_X509 (chain certificate)") }
+            defer { X509_free(certificate) }
+            // add1 takes its own reference, so the defer above frees only ours.
+            guard ferry_SSL_CTX_add1_chain_cert(context, certificate) == 1 else {
+                throw .openSSL("SSL_CTX_add1_chain_cert")
+            }
+        }
+    }
+
     /// Mutual authentication: a server demands a client certificate, a client checks the server's, and both hand
     /// the leaf certificate to `callback` (which should end in `PeerCertificateCheck.finishVerifyCallback`).
     static func requirePeerCertificates(context: OpaquePointer, side: Side, callback: VerifyCallback) {

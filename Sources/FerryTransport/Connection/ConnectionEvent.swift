@@ -93,6 +93,10 @@ public struct ConnectionStats: Sendable, Equatable {
     public var packetsDropped: UInt64 = 0
     /// The largest UDP payload currently used on the path.
     public var pathMTU: Int = 1200
+    /// 1-RTT key updates this side initiated (RFC 9001 §6.1); interop tests read it to prove an update happened.
+    public var keyUpdatesInitiated: Int = 0
+    /// 1-RTT key updates the peer initiated and this side followed (RFC 9001 §6.2).
+    public var keyUpdatesFollowed: Int = 0
 
     public init() {}
 }

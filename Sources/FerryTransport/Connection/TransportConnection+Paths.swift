@@ -57,6 +57,10 @@ extension TransportConnection {
             peerConnectionIDSequence: spare.sequenceNumber)
         queuePathEvent(.opened(snapshot(pathTable.paths[index])))
         switchPath(to: index, now: now)
+        // A peer moves to a new address only on a non-probing packet from it (RFC 9000 §9.2, §9.3); PATH_CHALLENGE
+        // alone is probing. A client with nothing else to send (a download) must still send one, or a peer that
+        // answers challenges only on its current path (aioquic) keeps sending to the old address: a PING.
+        isKeepAlivePending = true
         markDirty()
     }
 

@@ -31,6 +31,7 @@ public final class TransportConnection {
         snapshot.congestionWindow = recovery.congestionController.congestionWindow
         snapshot.bytesInFlight = recovery.congestionController.bytesInFlight
         snapshot.pathMTU = maxDatagramSize
+        (snapshot.keyUpdatesInitiated, snapshot.keyUpdatesFollowed) = keyUpdateCounts
         return snapshot
     }
 
@@ -48,6 +49,10 @@ public final class TransportConnection {
 
     /// The negotiated ALPN protocol, once the handshake completed.
     public var negotiatedALPN: [UInt8]? { isHandshakeComplete ? handshake.negotiatedALPN : nil }
+
+    /// The negotiated TLS cipher suite, which also protects QUIC packets (RFC 9001 §5.3), once the handshake
+    /// completed.
+    public var negotiatedCipherSuite: CipherSuite? { isHandshakeComplete ? handshake.cipherSuite : nil }
 
     /// Whether the connection has finished closing or draining and can be forgotten.
     public var isClosed: Bool { state == .closed }
