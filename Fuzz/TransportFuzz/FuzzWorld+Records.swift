@@ -18,7 +18,7 @@ import FerryTransport
 extension FuzzWorld {
     func handleRecord(kind: UInt8, body: ArraySlice<UInt8>) {
         recordIndex += 1
-        if fuzzTrace { print("record \(recordIndex): kind 0x\(String(kind, radix: 16)), \(body.count) bytes") }
+        if fuzzTrace { trace("record \(recordIndex): kind 0x\(String(kind, radix: 16)), \(body.count) bytes") }
         advanceClock(kind >> 4 & 0x03)
         let coalesces = kind & 0x80 != 0
         let fromElsewhere = kind & 0x40 != 0

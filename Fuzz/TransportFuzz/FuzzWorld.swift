@@ -232,7 +232,11 @@ final class FuzzWorld {
         var rounds = 0
         while true {
             rounds += 1
-            if rounds > 1_000 { fatalError("endpoints still busy after 1000 rounds at \(now): livelock") }
+            if rounds > 1_000 {
+                // Traced runs return instead, so what the endpoints printed is not lost.
+                if fuzzTrace { trace("livelock at \(now)"); return }
+                fatalError("endpoints still busy after 1000 rounds at \(now): livelock")
+            }
             var active = false
             for role in [FuzzRole.server, .client] {
                 let endpoint = self.endpoint(role)
@@ -252,6 +256,9 @@ final class FuzzWorld {
                 }
                 if role == .server { decideIncoming() }
                 if drainEvents(role) { active = true }
+                if fuzzTrace && rounds > 990 {
+                    trace("round \(rounds) \(role): sent \(sent), next timeout \(String(describing: endpoint.nextTimeout())), now \(now)")
+                }
             }
             if !active { return }
         }
@@ -299,7 +306,7 @@ final class FuzzWorld {
         var count = 0
         while let (handle, event) = endpoint.pollEvent() {
             count += 1
-            if fuzzTrace { print("  \(role) \(handle): \(event)") }
+            if fuzzTrace { trace("  \(role) \(handle): \(event)") }
             if count > 100_000 { fatalError("pollEvent did not run dry") }
             if role == .server, event.isOpenConnectionEvent { handles[role.rawValue] = handle }
             guard let connection = endpoint.connection(handle) else { continue }

@@ -58,3 +58,9 @@ public func transportFuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int
     FuzzWorld.run(Array(UnsafeBufferPointer(start: data, count: size)), setup: fuzzSetup)
     return 0
 }
+
+/// Writes a trace line to stderr, unbuffered, so the lines before a crash are not lost.
+func trace(_ message: String) {
+    let line = message + "\n"
+    _ = line.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
+}
