@@ -20,11 +20,15 @@ public struct TestCryptoProvider: CryptoProvider {
     /// When set, the session sends these bytes as its transport parameters instead of the connection's own,
     /// so tests can feed a peer malformed or forbidden parameters (RFC 9000 §7.4, §18.2).
     public var transportParametersOverride: [UInt8]?
+    /// Seeds the sessions' handshake randoms (the ClientHello/ServerHello random the 1-RTT keys derive from), so a
+    /// run reproduces byte for byte, as the transport fuzzers need; nil draws them from the system generator.
+    public var randomSeed: UInt64?
 
     /// Creates a provider with identity `identity` (a deterministic one from `identitySeed` by default).
     public init(identity: EndpointID? = nil, identitySeed: UInt8 = 1, serverALPNs: [[UInt8]] = [Array("test".utf8)],
-                serverFailureAlert: UInt8? = nil, usesNullProtection: Bool = false) {
+                serverFailureAlert: UInt8? = nil, usesNullProtection: Bool = false, randomSeed: UInt64? = nil) {
         self.usesNullProtection = usesNullProtection
+        self.randomSeed = randomSeed
         self.identity = identity ?? TestCryptoProvider.makeIdentity(seed: identitySeed)
         self.serverALPNs = serverALPNs
         self.serverFailureAlert = serverFailureAlert
@@ -49,14 +53,15 @@ public struct TestCryptoProvider: CryptoProvider {
     ) throws(HandshakeError) -> any HandshakeSession {
         TestHandshakeSession(
             side: .client, identity: identity, expectedPeer: expectedPeer, alpns: alpns,
-            localTransportParameters: transportParametersOverride ?? localTransportParameters, failureAlert: nil, usesNullProtection: usesNullProtection)
+            localTransportParameters: transportParametersOverride ?? localTransportParameters, failureAlert: nil,
+            usesNullProtection: usesNullProtection, randomSeed: randomSeed)
     }
 
     public func makeServerSession(localTransportParameters: [UInt8]) throws(HandshakeError) -> any HandshakeSession {
         TestHandshakeSession(
             side: .server, identity: identity, expectedPeer: nil, alpns: serverALPNs,
             localTransportParameters: transportParametersOverride ?? localTransportParameters, failureAlert: serverFailureAlert,
-            usesNullProtection: usesNullProtection)
+            usesNullProtection: usesNullProtection, randomSeed: randomSeed)
     }
 
     public func makeInitialKeys(destinationConnectionID: [UInt8], side: Side) throws(PacketProtectionError) -> PacketKeyPair {
@@ -98,7 +103,8 @@ public final class TestHandshakeSession: HandshakeSession {
     public var cipherSuite: CipherSuite? { isComplete ? .aes128GCMSHA256 : nil }
 
     init(side: Side, identity: EndpointID, expectedPeer: EndpointID?, alpns: [[UInt8]],
-         localTransportParameters: [UInt8], failureAlert: UInt8?, usesNullProtection: Bool = false) {
+         localTransportParameters: [UInt8], failureAlert: UInt8?, usesNullProtection: Bool = false,
+         randomSeed: UInt64? = nil) {
         self.usesNullProtection = usesNullProtection
         self.side = side
         self.identity = identity
@@ -106,8 +112,13 @@ public final class TestHandshakeSession: HandshakeSession {
         self.alpns = alpns
         self.localTransportParameters = localTransportParameters
         self.failureAlert = failureAlert
-        var system = SystemRandomNumberGenerator()
-        self.localRandom = system.next()
+        if let randomSeed {
+            // Distinct per side, so the handshake secret (client random ^ server random) is not zero.
+            self.localRandom = TestPacketProtector.mix(randomSeed ^ (side == .client ? 0xC11E : 0x5E4E))
+        } else {
+            var system = SystemRandomNumberGenerator()
+            self.localRandom = system.next()
+        }
     }
 
     static func keyPair(secret: UInt64, side: Side) -> PacketKeyPair {

@@ -42,4 +42,37 @@ final class AmplificationBudgetTests: XCTestCase {
         XCTAssertGreaterThan(serverSent, blocked, "its bytes raised the budget")
         XCTAssertLessThanOrEqual(serverSent, 3 * (first.count + corrupted.count))
     }
+
+    /// A budget above `minimumPacketBudget` but too small for the server's Initial header, an ACK and the AEAD tag
+    /// sends nothing, and must count as blocked: before, the due ACK kept `nextTimeout()` at `now` forever, so a
+    /// runtime's timer spun (found by Scripts/fuzz-transport; the input is
+    /// Fuzz/TransportFuzz/Seeds/datagrams/regression-amplification-livelock).
+    func testBudgetTooSmallForAnyPacketDoesNotSpinTheTimer() throws {
+        let now = Instant(nanoseconds: 1_000_000_000)
+        let clientAddress = try XCTUnwrap(NetworkAddress(ipBytes: [10, 0, 0, 1], port: 4433))
+        let serverAddress = try XCTUnwrap(NetworkAddress(ipBytes: [10, 0, 0, 2], port: 443))
+        let client = TransportEndpoint(config: EndpointConfig(
+            crypto: TestCryptoProvider(identitySeed: 1), acceptsIncoming: false, randomSeed: 1))
+        let server = TransportEndpoint(config: EndpointConfig(crypto: TestCryptoProvider(identitySeed: 2), randomSeed: 2))
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 16)
+        defer { buffer.deallocate() }
+        _ = try client.connect(
+            to: serverAddress, expectedPeer: SimulatedNetwork.testServerIdentity, alpns: [Array("test".utf8)], now: now)
+        let initial = try XCTUnwrap(client.pollTransmit(now: now, into: buffer))
+        server.handle(
+            datagram: [UInt8](UnsafeRawBufferPointer(rebasing: buffer[0..<initial.size])), from: clientAddress, now: now)
+        let connection = try XCTUnwrap(server.connections.values.first)
+        XCTAssertFalse(connection.isAddressValidated)
+        // Spend the budget but 48 bytes: not below minimumPacketBudget, yet less than any Initial the server builds.
+        connection.amplificationBytesSent = connection.amplificationBytesReceived * 3 - 48
+
+        XCTAssertNil(server.pollTransmit(now: now, into: buffer), "nothing fits in 48 bytes")
+        if let deadline = server.nextTimeout() {
+            XCTAssertGreaterThan(deadline, now, "a due ACK that cannot be sent must not keep the timer at now")
+        }
+        // With budget again (as when more bytes arrive from the client), the ACK and the server's flight go out.
+        connection.amplificationBytesSent = 0
+        XCTAssertNotNil(connection.pollTransmit(now: now, into: buffer))
+        XCTAssertFalse(connection.recovery.isAmplificationLimited)
+    }
 }

@@ -62,6 +62,31 @@ final class RetryTests: XCTestCase {
         XCTAssertEqual(client.addressValidation.initialToken, [1, 2, 3])
     }
 
+    /// A Retry token too long to fit in an Initial is discarded: accepting it left the client unable to send any
+    /// Initial, and the ACK it owed kept its timer at a past deadline, a busy loop (found by Scripts/fuzz-transport;
+    /// the input is Fuzz/TransportFuzz/Seeds/datagrams/regression-oversized-retry-token).
+    func testClientDiscardsRetryWithTokenTooLongForAnInitial() throws {
+        let network = makeAddressValidationNetwork()
+        network.clientToServer.lossRate = 1  // the server never answers; the test plays it
+        let handle = try network.connect()
+        let client = try XCTUnwrap(network.client.connection(handle))
+        _ = network.run(until: { false }, timeLimit: .milliseconds(1))
+
+        let source = ConnectionID.repeating(0xA1, count: 8)
+        let tooLong = [UInt8](repeating: 7, count: ConnectionAddressValidation.maxInitialTokenLength + 1)
+        network.inject(try makeRetry(for: client, source: source, token: tooLong), to: .client)
+        _ = network.run(until: { false }, timeLimit: .milliseconds(1))
+        XCTAssertNil(client.addressValidation.retrySourceConnectionID, "the oversized Retry is discarded")
+        XCTAssertEqual(client.addressValidation.initialToken, [])
+        XCTAssertFalse(network.isLivelocked)
+
+        let longest = [UInt8](repeating: 8, count: ConnectionAddressValidation.maxInitialTokenLength)
+        network.inject(try makeRetry(for: client, source: source, token: longest), to: .client)
+        _ = network.run(until: { false }, timeLimit: .milliseconds(50))
+        XCTAssertEqual(client.addressValidation.initialToken, longest, "a token at the limit is used")
+        XCTAssertFalse(network.isLivelocked)
+    }
+
     func testClientDiscardsRetryEchoingItsDestinationConnectionID() throws {
         let network = makeAddressValidationNetwork()
         network.clientToServer.lossRate = 1

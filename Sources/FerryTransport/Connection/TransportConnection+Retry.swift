@@ -18,6 +18,13 @@ struct ConnectionAddressValidation {
 
     /// Whether a Retry was already processed; a client accepts only one (RFC 9000 §17.2.5.2).
     var hasProcessedRetry: Bool { retrySourceConnectionID != nil }
+
+    /// The longest token a client puts in its Initials. Every Initial carries the token (RFC 9000 §17.2.2) in a
+    /// datagram of at most the path's size, so a longer one from a Retry or NEW_TOKEN would leave no room for
+    /// CRYPTO or ACK frames: the client could send nothing at all, and an ACK it owed would keep its deadline in
+    /// the past. RFC 9000 sets no limit; 512 bytes is far above what servers issue (Ferry's own are under 100)
+    /// and leaves more than half of a 1200-byte Initial for frames.
+    static let maxInitialTokenLength = 512
 }
 
 extension TransportConnection {
@@ -32,6 +39,7 @@ extension TransportConnection {
             // A Retry echoing our own Destination Connection ID as its source is invalid (§17.2.5.2).
             header.sourceConnectionID != destinationConnectionID,
             !header.retryToken.isEmpty,
+            header.retryToken.count <= ConnectionAddressValidation.maxInitialTokenLength,
             RetryIntegrity.verify(
                 retryPacket: Array(packet), originalDestinationConnectionID: originalDestinationConnectionID.bytes),
             let keys = try? context.config.crypto.makeInitialKeys(
@@ -68,6 +76,8 @@ extension TransportConnection {
         guard side == .client else {
             throw TransportError(.protocolViolation, frameType: 0x07, reason: "NEW_TOKEN from a client")
         }
+        // A token too long to fit in an Initial is ignored, as a client may ignore any token (RFC 9000 §8.1.3).
+        guard token.count <= ConnectionAddressValidation.maxInitialTokenLength else { return }
         addressValidation.receivedNewToken = Array(token)
     }
 

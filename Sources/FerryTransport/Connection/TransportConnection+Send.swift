@@ -37,7 +37,8 @@ extension TransportConnection {
         case .handshaking, .established:
             break
         }
-        var limit = datagramSizeLimit(bufferCount: buffer.count)
+        let sizeLimit = datagramSizeLimit(bufferCount: buffer.count)
+        var limit = sizeLimit
         if !isAddressValidated {
             let budget = amplificationBytesReceived * 3
             let remaining = budget > amplificationBytesSent ? Int(clamping: budget - amplificationBytesSent) : 0
@@ -63,6 +64,7 @@ extension TransportConnection {
         var packets: (OpenPacket?, OpenPacket?, OpenPacket?) = (nil, nil, nil)
         var position = 0
         var containsPaddedInitial = false
+        var isSomethingUnwritten = false
         for level in EncryptionLevel.allCases {
             let space = spaces[level.rawValue]
             guard !space.isDiscarded, space.localKeys != nil else { continue }
@@ -78,7 +80,10 @@ extension TransportConnection {
             guard spaceWantsToSend(space, now: now, mayWriteData: mayWriteData) else { continue }
             guard let packet = writePacket(
                 space: space, buffer: buffer, at: position, limit: limit, mayWriteData: mayWriteData, now: now)
-            else { continue }
+            else {
+                isSomethingUnwritten = true
+                continue
+            }
             position = packet.payloadEnd + (space.localKeys?.tagLength ?? 16)
             if level == .initial && (side == .client || packet.isAckEliciting) {
                 containsPaddedInitial = true
@@ -91,7 +96,10 @@ extension TransportConnection {
             }
             if level == .application { break }
         }
-        guard packets.0 != nil || packets.1 != nil || packets.2 != nil else { return nil }
+        guard packets.0 != nil || packets.1 != nil || packets.2 != nil else {
+            if isSomethingUnwritten && limit < sizeLimit { onAmplificationBudgetTooSmall(now: now) }
+            return nil
+        }
 
         // Pad the last packet so the datagram reaches 1200 bytes when it carries an Initial (RFC 9000 §14.1).
         let padTarget = containsPaddedInitial ? min(1200, limit) : 0
@@ -125,6 +133,18 @@ extension TransportConnection {
             discardSpace(.initial, now: now)
         }
         return size
+    }
+
+    /// Counts the connection as blocked by the anti-amplification limit when what is left of the budget is above
+    /// `minimumPacketBudget` yet too small for any packet that wants out: a long header with both connection IDs,
+    /// an ACK with large packet numbers and the AEAD tag can need more. Otherwise an ACK that is due keeps its
+    /// deadline in the past and `nextTimeout` returns it forever, so the caller's timer spins without anything being
+    /// sent; blocked, the server waits for more bytes from the client instead, and arms no PTO (RFC 9000 §8.1,
+    /// RFC 9002 §6.2.2.1). The next `pollTransmit` recomputes the flag from the budget.
+    private func onAmplificationBudgetTooSmall(now: Instant) {
+        guard !recovery.isAmplificationLimited else { return }
+        recovery.isAmplificationLimited = true
+        recovery.rearmTimer(now: now)
     }
 
     /// Whether `space` has anything to put in a packet now.

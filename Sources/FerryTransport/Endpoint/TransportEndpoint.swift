@@ -262,7 +262,10 @@ public final class TransportEndpoint {
             originalDestinationConnectionID: originalDestination, handshake: session,
             localTransportParameters: parameters, initialKeys: keys, now: now)
         connection.addressValidation.tokenServerAddress = remote
-        if let token = addressTokens[remote] { connection.addressValidation.initialToken = token }
+        // Tokens stored through `storeAddressToken` are checked here too: an oversized one would not fit an Initial.
+        if let token = addressTokens[remote], token.count <= ConnectionAddressValidation.maxInitialTokenLength {
+            connection.addressValidation.initialToken = token
+        }
         register(connection)
         addRoute(localConnectionID, to: connection)
         connection.startHandshake(now: now)
