@@ -24,7 +24,6 @@ final class RelayFloodTests: XCTestCase {
             return ContinuousClock.now - started
         }
         _ = try await timedEcho()  // warm-up: congestion window and path MTU settle
-        let quiet = try await timedEcho()
 
         // The flooder: a raw relay client sending 1200-byte packets to the server's id at 4 MiB/s, twice
         // its limit, for as long as the measured transfer runs.
@@ -35,21 +34,34 @@ final class RelayFloodTests: XCTestCase {
         RelayFrameDecoder.frame(.clientHello(version: RelayMessage.version, isMeshPeer: false, token: []), into: &hello)
         try await send.write(hello)
         let junk = RelayMessage.sendPacket(destination: server.id, packet: ArraySlice(repeating: 0x40, count: 1200)).encoded
-        let flood = Task {
-            var sent = 0
-            let started = ContinuousClock.now
-            while !Task.isCancelled {
-                for _ in 0..<64 { try? await flooder.sendDatagram(junk) }
-                sent += 64 * junk.count
-                // Pace to 4 MiB/s: the flood is a rate, not a CPU-bound loop competing with the test itself.
-                let due = started + .milliseconds(Int64(Double(sent) / Double(4 << 20) * 1000))
-                try? await Task.sleep(until: due, clock: .continuous)
+        func startFlood() -> Task<Int, Never> {
+            Task {
+                var sent = 0
+                let started = ContinuousClock.now
+                while !Task.isCancelled {
+                    for _ in 0..<64 { try? await flooder.sendDatagram(junk) }
+                    sent += 64 * junk.count
+                    // Pace to 4 MiB/s: the flood is a rate, not a CPU-bound loop competing with the test itself.
+                    let due = started + .milliseconds(Int64(Double(sent) / Double(4 << 20) * 1000))
+                    try? await Task.sleep(until: due, clock: .continuous)
+                }
+                return sent
             }
-            return sent
         }
-        let flooded = try await timedEcho()
-        flood.cancel()
-        let floodBytes = await flood.value
+        // Three rounds, quiet and flooded alternating, compared by their medians: one sample of each let a single
+        // scheduling hiccup on a shared 2-core machine decide the ratio.
+        var quietTimes: [Duration] = []
+        var floodedTimes: [Duration] = []
+        var floodBytes = 0
+        for _ in 0..<3 {
+            quietTimes.append(try await timedEcho())
+            let flood = startFlood()
+            floodedTimes.append(try await timedEcho())
+            flood.cancel()
+            floodBytes += await flood.value
+        }
+        let quiet = quietTimes.sorted()[1]
+        let flooded = floodedTimes.sorted()[1]
 
         let drops = relay.status().drops["rate_limited", default: 0]
         XCTAssertGreaterThan(drops, 0, "the flooder went over its limit and was cut back")
@@ -61,7 +73,8 @@ final class RelayFloodTests: XCTestCase {
         // limiter. Scripts/test runs this suite in release, where the assertion below holds.
         _ = ratio
         #else
-        XCTAssertGreaterThanOrEqual(ratio, 0.8, "throughput under flood \(flooded) against \(quiet) quiet")
+        XCTAssertGreaterThanOrEqual(
+            ratio, 0.8, "median time under flood \(flooded) against \(quiet) quiet (\(floodedTimes), \(quietTimes))")
         #endif
         print("relay flood: quiet \(quiet), flooded \(flooded), ratio \(ratio), flood \(floodBytes) bytes, drops \(drops)")
 
