@@ -304,7 +304,7 @@ def amplification_case(client, server):
 
 def handshake_loss_cases():
     """Not in the default suite (Interop/README.md, "Known problem"): in three full runs, one handshake of 50
-    through 30 % loss ended at the 30 s idle timeout in four pairings (ferry-bench client -> aioquic and ->
+    through 30 % loss ended at the 30 s idle timeout in three pairings (ferry-bench client -> aioquic and ->
     quinn-perf, quinn-perf client -> ferry-bench). FERRY_CASES_HANDSHAKELOSS=1 adds them."""
     return [
         handshake_loss_case("ferry", "aioquic"),
